@@ -359,6 +359,7 @@ inline std::string Value::describe() const {
     case Kind::floating: return std::to_string(f);
     case Kind::string: return "'" + detail::printable(*text_) + "'";
     case Kind::bytes: return "bytes[" + std::to_string(text_->size()) + "]";
+    case Kind::big_integer: return "int of " + std::to_string(text_->size()) + " bytes";
     case Kind::global: return "global " + *text_;
     case Kind::object: return "object " + obj_->global;
     case Kind::dict: return "dict[" + std::to_string(dict_->size()) + "]";
@@ -450,6 +451,8 @@ inline bool is_allowed_global(const std::string& name) {
       "numpy._core.multiarray._reconstruct",
       "numpy.core.multiarray.scalar",
       "numpy._core.multiarray.scalar",
+      "numpy.core.numeric._frombuffer",
+      "numpy._core.numeric._frombuffer",
       "numpy.ndarray",
       "numpy.dtype",
       "_codecs.encode",
@@ -477,7 +480,7 @@ struct Limits {
 using PersistentLoad = std::function<Value(const Value& pid)>;
 
 struct Options {
-  std::string source = "pickle";  // names the input in error messages (file, zip entry)
+  std::string source = "input";  // names the input in error messages (file, zip entry)
   PersistentLoad persistent_load;
   Limits limits;
 };
@@ -896,9 +899,31 @@ class Unpickler {
     char* end = nullptr;
     errno = 0;
     long long v = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || end != s.c_str() + s.size() || errno == ERANGE)
-      bad("integer argument '", printable(s), "' is not a 64-bit integer");
-    return Value::integer(v);
+    if (s.empty() || end != s.c_str() + s.size()) bad("integer argument '", printable(s), "' is not a number");
+    if (errno != ERANGE) return Value::integer(v);
+    // Wider than 64 bits: decimal → little-endian two's complement, as LONG1 holds it.
+    const bool negative = s[0] == '-';
+    std::vector<std::uint8_t> mag{0};
+    if (s.size() > 100000) bad("integer argument of ", s.size(), " digits");
+    for (std::size_t k = (s[0] == '-' || s[0] == '+') ? 1 : 0; k < s.size(); ++k) {
+      unsigned carry = unsigned(s[k] - '0');
+      for (auto& byte : mag) {
+        unsigned t = unsigned(byte) * 10 + carry;
+        byte = std::uint8_t(t & 0xff);
+        carry = t >> 8;
+      }
+      if (carry) mag.push_back(std::uint8_t(carry));
+    }
+    mag.push_back(0);  // room for the sign bit
+    if (negative) {    // two's complement
+      unsigned carry = 1;
+      for (auto& byte : mag) {
+        unsigned t = unsigned(std::uint8_t(~byte)) + carry;
+        byte = std::uint8_t(t & 0xff);
+        carry = t >> 8;
+      }
+    }
+    return twos_complement(std::string(mag.begin(), mag.end()));
   }
   std::uint64_t text_index(const std::string& s) const {
     char* end = nullptr;
@@ -908,10 +933,13 @@ class Unpickler {
   }
   Value long_bytes(std::uint64_t len) {
     if (len > (std::uint64_t(1) << 20)) bad("integer of ", len, " bytes");
-    std::string raw = take(len);
-    if (len == 0) return Value::integer(0);
+    return twos_complement(take(len));
+  }
+  // Little-endian two's complement bytes → int64 when it fits, else big_integer
+  // (with redundant sign-extension bytes dropped).
+  static Value twos_complement(const std::string& raw) {
+    if (raw.empty()) return Value::integer(0);
     const bool negative = static_cast<unsigned char>(raw.back()) & 0x80;
-    // Drop redundant sign-extension bytes, then decide whether int64 holds it.
     std::size_t used = raw.size();
     while (used > 1) {
       unsigned char hi = static_cast<unsigned char>(raw[used - 1]);
@@ -1002,6 +1030,7 @@ class Unpickler {
       return Value::object("numpy.ndarray", args);
     }
     if (name == "numpy._core.multiarray.scalar") return Value::object("numpy.core.multiarray.scalar", args);
+    if (name == "numpy._core.numeric._frombuffer") return Value::object("numpy.core.numeric._frombuffer", args);
     // torch._utils._rebuild_tensor(_v2), numpy.dtype, numpy.core.multiarray.scalar:
     // inert records for the caller to interpret.
     return Value::object(name, args);
