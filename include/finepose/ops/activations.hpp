@@ -1,0 +1,92 @@
+#pragma once
+// Elementwise activations (forward and backward). in may equal out, and din may
+// equal dout: every element is read before its own slot is written.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "finepose/core/error.hpp"
+#include "finepose/core/parallel.hpp"
+
+namespace finepose::ops {
+
+namespace detail {
+constexpr std::int64_t kElementChunk = 1 << 14;
+
+// f(begin, end) over [0, n) in fixed chunks.
+template <class F>
+void for_chunks(std::int64_t n, F&& f) {
+  if (n < 0) fail("elementwise op: negative element count ", n);
+  const std::int64_t chunks = (n + kElementChunk - 1) / kElementChunk;
+  parallel_for(chunks, [&](std::int64_t c) {
+    const std::int64_t b = c * kElementChunk;
+    f(b, std::min(n, b + kElementChunk));
+  });
+}
+
+inline float sigmoidf(float x) { return 1.f / (1.f + std::exp(-x)); }
+}  // namespace detail
+
+// Exact GELU (torch.nn.GELU() default): x * Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt 2)).
+// Phi is computed as 0.5 erfc(-x / sqrt 2), which avoids the cancellation of
+// 1 + erf for negative x (same value, better digits in the left tail).
+inline void gelu_forward(float* out, const float* in, std::int64_t n) {
+  detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const float x = in[i];
+      out[i] = 0.5f * x * std::erfc(x * -0.70710678118654752f);
+    }
+  });
+}
+
+inline void gelu_backward(float* din, const float* dout, const float* in, std::int64_t n) {
+  detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const float x = in[i];
+      const float cdf = 0.5f * std::erfc(x * -0.70710678118654752f);
+      const float pdf = 0.39894228040143268f * std::exp(-0.5f * x * x);
+      din[i] = dout[i] * (cdf + x * pdf);
+    }
+  });
+}
+
+// QuickGELU (CLIP): x * sigmoid(1.702 x).
+inline void quick_gelu_forward(float* out, const float* in, std::int64_t n) {
+  detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) out[i] = in[i] * detail::sigmoidf(1.702f * in[i]);
+  });
+}
+
+inline void quick_gelu_backward(float* din, const float* dout, const float* in, std::int64_t n) {
+  detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const float x = in[i], s = detail::sigmoidf(1.702f * x);
+      din[i] = dout[i] * (s + 1.702f * x * s * (1.f - s));
+    }
+  });
+}
+
+// SiLU: x * sigmoid(x).
+inline void silu_forward(float* out, const float* in, std::int64_t n) {
+  detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) out[i] = in[i] * detail::sigmoidf(in[i]);
+  });
+}
+
+inline void silu_backward(float* din, const float* dout, const float* in, std::int64_t n) {
+  detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      const float x = in[i], s = detail::sigmoidf(x);
+      din[i] = dout[i] * s * (1.f + x * (1.f - s));
+    }
+  });
+}
+
+// y += x (residual connections).
+inline void add_inplace(float* y, const float* x, std::int64_t n) {
+  detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) y[i] += x[i];
+  });
+}
+
+}  // namespace finepose::ops
