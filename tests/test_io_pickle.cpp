@@ -1,0 +1,296 @@
+// The safe unpickler: values across protocols 0-5 (fixtures written by Python's
+// pickle, see tools/reference/make_pickle_fixtures.py), hostile pickles refused
+// at the global they name, resource limits, truncation and corruption.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "finepose/io/file.hpp"
+#include "finepose/io/pickle.hpp"
+
+using namespace finepose;
+using namespace std::string_literals;
+using pickle::Kind;
+using pickle::Value;
+
+namespace {
+
+const std::string kDir = std::string(FINEPOSE_FIXTURE_DIR) + "/pickle/";
+const char* kPwned = "/tmp/finepose_pickle_PWNED";  // what the hostile fixtures would create
+
+std::string fixture(const std::string& name) {
+  auto b = io::read_file(kDir + name);
+  return std::string(b.begin(), b.end());
+}
+
+Value load(const std::string& bytes, pickle::Options o = {}) { return pickle::loads(bytes, o); }
+
+// The error message of loads(), or "" when it loaded.
+std::string error_of(const std::string& bytes, pickle::Options o = {}) {
+  try {
+    pickle::loads(bytes, o);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+std::string u32(std::uint32_t v) {
+  std::string s(4, '\0');
+  for (int k = 0; k < 4; ++k) s[k] = char((v >> (8 * k)) & 0xff);
+  return s;
+}
+std::string binunicode(const std::string& s) { return "X" + u32(std::uint32_t(s.size())) + s; }
+
+// The MT19937 key numpy's RandomState(seed) starts from (init_genrand).
+std::vector<std::uint32_t> mt19937_init(std::uint32_t seed) {
+  std::vector<std::uint32_t> mt(624);
+  mt[0] = seed;
+  for (std::uint32_t i = 1; i < 624; ++i) mt[i] = 1812433253u * (mt[i - 1] ^ (mt[i - 1] >> 30)) + i;
+  return mt;
+}
+
+}  // namespace
+
+TEST_CASE("pickle: plain values in every protocol") {
+  for (int proto = 0; proto <= 5; ++proto) {
+    CAPTURE(proto);
+    Value v = load(fixture("plain_p" + std::to_string(proto) + ".pkl"));
+    REQUIRE(v.is_dict());
+    const pickle::Dict& d = v.as_dict();
+    CHECK(d.at("none").is_none());
+    CHECK(d.at("true").kind == Kind::boolean);
+    CHECK(d.at("true").as_bool());
+    CHECK_FALSE(d.at("false").as_bool());
+
+    const std::vector<std::int64_t> ints = {0,     1,     -1,          255,        256, 65535,
+                                            65536, -2147483648LL, 2147483648LL, INT64_MAX, INT64_MIN};
+    const auto& got = d.at("ints").items();
+    REQUIRE(got.size() == ints.size());
+    for (std::size_t k = 0; k < ints.size(); ++k) CHECK(got[k].as_int() == ints[k]);
+
+    // 2**70 + 5: little-endian two's complement, 9 bytes.
+    const Value& big = d.at("big");
+    REQUIRE(big.kind == Kind::big_integer);
+    CHECK(big.text() == std::string("\x05\0\0\0\0\0\0\0\x40", 9));
+
+    const auto& fl = d.at("floats").items();
+    REQUIRE(fl.size() == 3);
+    CHECK(fl[0].as_double() == 0.5);
+    CHECK(fl[1].as_double() == -1e300);
+    CHECK(fl[2].as_double() == 1.0 / 3.0);
+
+    CHECK(d.at("text").as_string() == "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80");
+    if (proto > 0) CHECK(d.at("bytes").as_bytes() == std::string("\x00\x01\xfe\xff", 4));
+
+    const auto& tup = d.at("tuple").items();
+    REQUIRE(d.at("tuple").is_tuple());
+    REQUIRE(tup.size() == 3);
+    CHECK(tup[0].as_int() == 1);
+    CHECK(tup[1].items()[1].as_int() == 3);
+    CHECK(tup[2].items().empty());
+
+    CHECK(d.at("set").kind == Kind::set);
+    CHECK(d.at("set").items().at(0).as_int() == 7);
+    CHECK(d.at("frozenset").items().at(0).as_int() == 8);
+    CHECK(d.at("nested").as_dict().at("a").items().at(0).as_dict().at("b").items().at(1).as_int() == 2);
+
+    const Value* int_key = d.find(Value::integer(1));
+    REQUIRE(int_key);
+    CHECK(int_key->as_string() == "int key");
+    const Value* tuple_key = d.find(Value::tuple({Value::integer(1), Value::string("x")}));
+    REQUIRE(tuple_key);
+    CHECK(tuple_key->as_string() == "tuple key");
+
+    // The memo shares objects as Python does: both entries are one list.
+    const auto& shared = d.at("shared").items();
+    REQUIRE(shared.size() == 2);
+    CHECK(shared[0].identity() == shared[1].identity());
+    CHECK(shared[0].items().at(1).as_int() == 2);
+  }
+}
+
+TEST_CASE("pickle: numpy RandomState state through numpy + _codecs globals") {
+  Value v = load(fixture("random_state.pkl"));
+  const auto& t = v.items();
+  REQUIRE(t.size() == 5);
+  CHECK(t[0].as_string() == "MT19937");
+  CHECK(t[2].as_int() == 624);
+  CHECK(t[3].as_int() == 0);
+  CHECK(t[4].as_double() == 0.0);
+  // ndarray: _reconstruct(ndarray, (0,), b'b') + BUILD (1, shape, dtype, fortran, raw)
+  REQUIRE(t[1].is_object("numpy.ndarray"));
+  const pickle::Object& arr = t[1].as_object();
+  REQUIRE(arr.has_state);
+  const auto& st = arr.state.items();
+  REQUIRE(st.size() == 5);
+  CHECK(st[1].items().at(0).as_int() == 624);
+  REQUIRE(st[2].is_object("numpy.dtype"));
+  CHECK(st[2].as_object().args.items().at(0).as_string() == "u4");
+  const std::string& raw = st[4].as_bytes();  // bytes via _codecs.encode(str, 'latin1')
+  REQUIRE(raw.size() == 624 * 4);
+  const auto mt = mt19937_init(0);
+  for (std::size_t i = 0; i < 624; ++i) {
+    std::uint32_t x = 0;
+    for (int k = 0; k < 4; ++k) x |= std::uint32_t(static_cast<unsigned char>(raw[4 * i + k])) << (8 * k);
+    if (x != mt[i]) {
+      FAIL_CHECK("key[", i, "] = ", x, ", expected ", mt[i]);
+      break;
+    }
+  }
+}
+
+TEST_CASE("pickle: hostile globals are refused by name and nothing runs") {
+  std::remove(kPwned);
+  struct Case {
+    const char* file;
+    const char* global;
+  };
+  const Case cases[] = {
+      {"hostile_os_system.pkl", "os.system"},
+      {"hostile_builtins_eval.pkl", "builtins.eval"},
+      {"hostile_subprocess_popen.pkl", "subprocess.Popen"},  // via STACK_GLOBAL
+      {"hostile_posix_system.pkl", "posix.system"},          // protocol 0
+      {"hostile_nt_system.pkl", "nt.system"},
+      {"hostile_nested.pkl", "os.system"},  // inside an otherwise fine OrderedDict
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.file);
+    const std::string msg = error_of(fixture(c.file));
+    CHECK(contains(msg, std::string("refusing global '") + c.global + "' (not a tensor/checkpoint type)"));
+  }
+  std::FILE* f = std::fopen(kPwned, "rb");
+  CHECK(f == nullptr);
+  if (f) std::fclose(f);
+
+  // More names that must never pass, built here.
+  for (const char* g : {"builtins\nexec", "builtins\ngetattr", "__builtin__\neval", "torch\nload", "numpy\nload",
+                        "torch._utils\n_rebuild_device_tensor_from_numpy", "collections\ndefaultdict",
+                        "torch.serialization\n_get_layout", "numpy.core.multiarray\n_reconstruct_evil"}) {
+    const std::string pkl = std::string("\x80\x02" "c") + g + "\n)R.";
+    CAPTURE(g);
+    CHECK(contains(error_of(pkl), "refusing global"));
+  }
+  // INST / OBJ / EXT build arbitrary instances: refused as opcodes.
+  CHECK(contains(error_of("(ios\nsystem\nS'x'\n."), "refusing opcode INST"));
+  CHECK(contains(error_of("\x80\x02(\x82\x01o."), "refusing EXT"));
+}
+
+TEST_CASE("pickle: allow-listed globals build data, not calls") {
+  // REDUCE on a storage type is not a way to call it.
+  CHECK(contains(error_of("\x80\x02" "ctorch\nFloatStorage\n)R."), "storage type"));
+  // _codecs.encode only understands latin1.
+  const std::string enc = std::string("\x80\x02" "c_codecs\nencode\n") + binunicode("abc") + binunicode("rot13") + "\x86R.";
+  CHECK(contains(error_of(enc), "only latin1"));
+  const std::string ok = std::string("\x80\x02" "c_codecs\nencode\n") + binunicode("\xc3\xa9z") + binunicode("latin1") + "\x86R.";
+  CHECK(load(ok).as_bytes() == "\xe9z");
+  // OrderedDict from a list of pairs keeps order; later SETITEM replaces.
+  const std::string od = std::string("\x80\x02" "ccollections\nOrderedDict\n]") + "(" + binunicode("b") + "K\x01\x86" +
+                         binunicode("a") + "K\x02\x86" + "e\x85R" + binunicode("b") + "K\x03s.";
+  Value d = load(od);
+  REQUIRE(d.as_dict().size() == 2);
+  CHECK(d.as_dict().entries[0].first.as_string() == "b");
+  CHECK(d.as_dict().at("b").as_int() == 3);
+  CHECK(d.as_dict().at("a").as_int() == 2);
+}
+
+TEST_CASE("pickle: deep nesting, cycles and limits are errors, not crashes") {
+  const int n = 100000;
+  // 100,000 nested MARKs.
+  CHECK(contains(error_of("\x80\x02" + std::string(n, '(') + "."), "nested MARKs"));
+  // 100,000 nested tuples with a one-value stack: EMPTY_LIST then TUPLE1 x n.
+  CHECK(contains(error_of("\x80\x02]" + std::string(n, '\x85') + "."), "nested more than"));
+  // 100,000 nested lists grown from the inside through the memo (the root's
+  // depth only shows once everything is built): L0=[]; repeat: Lk+1=[]; Lk.append(Lk+1).
+  {
+    std::string p = "\x80\x02]q\x00"s;  // root list, memo 0 = current innermost
+    for (int k = 0; k < n; ++k) p += "h\x00" "]q\x00" "a0"s;  // get innermost, new list → memo, append, pop
+    // Stack now holds the root; memo 0 the innermost.
+    p += ".";
+    CHECK(contains(error_of(p), "nested more than"));
+  }
+  // The same nesting as nested lists built by APPENDs inside MARKs.
+  {
+    std::string p = "\x80\x02";
+    for (int k = 0; k < 900; ++k) p += "](";
+    for (int k = 0; k < 900; ++k) p += "e";
+    CHECK_NOTHROW(load(p + "."));
+  }
+  // A list that contains itself.
+  CHECK(contains(error_of("\x80\x02]q\x00h\x00" "a."s), "cycle"));
+  // A dict that contains itself as a value.
+  CHECK(contains(error_of("\x80\x02}q\x00K\x01h\x00s."s), "cycle"));
+
+  pickle::Options small;
+  small.limits.max_values = 100;
+  CHECK(contains(error_of("\x80\x02" + std::string(200, 'N') + ".", small), "more than 100 values"));
+  small = {};
+  small.limits.max_stack = 10;
+  CHECK(contains(error_of("\x80\x02" + std::string(20, 'N') + ".", small), "stack holds more than 10"));
+  small = {};
+  small.limits.max_memo = 4;
+  std::string memo = "\x80\x02N";
+  for (int k = 0; k < 8; ++k) memo += "q" + std::string(1, char(k));
+  CHECK(contains(error_of(memo + ".", small), "memo holds more than 4"));
+}
+
+TEST_CASE("pickle: malformed opcode streams") {
+  CHECK(contains(error_of(""), "truncated"));
+  CHECK(contains(error_of("\x80\x02"), "no STOP"));
+  CHECK(contains(error_of("\x80\x02NN."), "2 values on the stack"));
+  CHECK(contains(error_of("\x80\x02."), "STOP with 0 values"));
+  CHECK(contains(error_of("\x80\x09N."), "protocol 9"));
+  CHECK(contains(error_of("\x80\x02\xff."), "unknown opcode 0xff"));
+  CHECK(contains(error_of("\x80\x02NNa."), "APPEND to a None"));
+  CHECK(contains(error_of("\x80\x02h\x05."), "memo entry 5 was never stored"));
+  CHECK(contains(error_of("\x80\x02K\x01)R."), "REDUCE on a int"));
+  CHECK(contains(error_of("\x80\x02]]s."), "SETITEM"));
+  CHECK(contains(error_of("\x80\x02}]]s."), "unhashable"));
+  CHECK(contains(error_of("\x80\x02t."), "without a MARK"));
+  CHECK(contains(error_of("\x80\x02(N."), "unclosed MARK"));
+  CHECK(contains(error_of("\x80\x02NQ."), "no persistent_load"));
+  CHECK(contains(error_of("\x80\x02X\xff\xff\xff\x7f" "abc."), "truncated"));
+  CHECK(contains(error_of("\x80\x02\x8d\xff\xff\xff\xff\xff\xff\xff\xff."), "truncated"));
+  CHECK(contains(error_of("\x80\x04\x95\xff\xff\xff\xff\x00\x00\x00\x00N."s), "frame"));
+  CHECK(contains(error_of("\x80\x02X\x02\x00\x00\x00\xc3(."s), "UTF-8"));
+  CHECK(contains(error_of("\x80\x02\x8b\xff\xff\xff\xff."), "negative length"));
+  CHECK(contains(error_of("cos\nsystem"), "no end of line"));
+  CHECK(contains(error_of("\x80\x05\x97."), "out-of-band"));
+  // Persistent ids reach the callback; its errors are reported with position.
+  pickle::Options o;
+  o.persistent_load = [](const Value& pid) -> Value {
+    if (pid.as_string() != "ok") fail("bad id");
+    return Value::integer(42);
+  };
+  CHECK(load("\x80\x02" + binunicode("ok") + "Q.", o).as_int() == 42);
+  CHECK(contains(error_of("\x80\x02" + binunicode("no") + "Q.", o), "bad id"));
+}
+
+TEST_CASE("pickle: every truncation of real pickles is an error") {
+  for (const char* name : {"plain_p2.pkl", "plain_p4.pkl", "plain_p5.pkl", "plain_p0.pkl", "random_state.pkl",
+                           "numpy_objects_p3.pkl", "numpy_arrays_p5.pkl"}) {
+    CAPTURE(name);
+    const std::string full = fixture(name);
+    CHECK_NOTHROW(load(full));
+    int loaded = 0;
+    for (std::size_t len = 0; len < full.size(); ++len)
+      if (error_of(full.substr(0, len)).empty()) ++loaded;
+    CHECK(loaded == 0);
+  }
+}
+
+TEST_CASE("pickle: corrupted bytes give errors or values, never crashes") {
+  const std::string full = fixture("plain_p2.pkl");
+  int errors = 0;
+  for (std::size_t pos = 0; pos < full.size(); ++pos)
+    for (unsigned char x : {0x01, 0x80, 0xff}) {
+      std::string bad = full;
+      bad[pos] = char(static_cast<unsigned char>(bad[pos]) ^ x);
+      if (!error_of(bad).empty()) ++errors;
+    }
+  CHECK(errors > 0);
+}
