@@ -143,6 +143,7 @@ def multi_hyp_case(prefix, rng, n, hh, j, root_joint, cam, linear, scale, noise2
     target = rng.normal(0, 0.25 * scale, (n, j, 3))
     target[:, root_joint] = 0
     hyps = target[:, None] + rng.normal(0, 0.05 * scale, (n, hh, j, 3))
+    hyps[:, :, root_joint] = 0    # the official evaluation zeroes the root of every hypothesis
     root = np.stack([rng.normal(0, 0.3 * scale, n), rng.normal(0, 0.3 * scale, n),
                      rng.uniform(4, 6, n) * scale], axis=-1)[:, None, :]
     kp2d = project(target + root, cam, linear) + rng.normal(0, noise2d, (n, j, 2))
