@@ -9,6 +9,7 @@
 
 #include "finepose/io/file.hpp"
 #include "finepose/io/pickle.hpp"
+#include "finepose/io/pickle_numpy.hpp"
 
 using namespace finepose;
 using namespace std::string_literals;
@@ -293,4 +294,104 @@ TEST_CASE("pickle: corrupted bytes give errors or values, never crashes") {
       if (!error_of(bad).empty()) ++errors;
     }
   CHECK(errors > 0);
+}
+
+TEST_CASE("pickle_numpy: object arrays of dicts of lists of float32 arrays (VideoPose3D layout)") {
+  for (const char* name : {"numpy_objects_p3.pkl", "numpy_objects_p2.pkl"}) {
+    CAPTURE(name);
+    Value v = load(fixture(name));
+    pickle::ObjectArray objs = pickle::to_object_array(v, name);
+    CHECK(objs.shape.empty());  // 0-d, as np.array(dict, dtype=object)
+    REQUIRE(objs.items.size() == 1);
+    const pickle::Dict& subjects = objs.items[0].as_dict();
+    REQUIRE(subjects.size() == 2);
+    const auto& walking = subjects.at("S1").as_dict().at("Walking").items();
+    REQUIRE(walking.size() == 2);
+    io::NdArray a0 = pickle::to_ndarray(walking[0], "S1/Walking/0");
+    CHECK(a0.dtype == io::DType::f32);
+    CHECK(a0.shape == Shape{3, 2});
+    auto v0 = io::to_vector<double>(a0);
+    for (int i = 0; i < 6; ++i) CHECK(v0[i] == 0.5 * i);
+    io::NdArray a1 = pickle::to_ndarray(walking[1], "S1/Walking/1");
+    CHECK(a1.shape == Shape{2, 2});
+    auto v1 = io::to_vector<double>(a1);
+    for (int i = 0; i < 4; ++i) CHECK(v1[i] == -1.0 * i + 2.0);
+    io::NdArray empty = pickle::to_ndarray(subjects.at("S1").as_dict().at("Sitting 1").items().at(0), "sitting");
+    CHECK(empty.shape == Shape{0, 2});
+    io::NdArray eat = pickle::to_ndarray(subjects.at("S5").as_dict().at("Eating").items().at(0), "eating");
+    CHECK(eat.shape == Shape{1, 3, 2});
+    auto ve = io::to_vector<double>(eat);
+    for (int i = 0; i < 6; ++i) CHECK(ve[i] == 2.0 * i);
+    // Asking for the wrong kind is an error, not garbage.
+    CHECK_THROWS_AS(pickle::to_ndarray(v, name), Error);
+    CHECK_THROWS_AS(pickle::to_object_array(walking[0], name), Error);
+  }
+}
+
+TEST_CASE("pickle_numpy: numeric arrays, byte orders, Fortran order, scalars, protocols 2/4/5") {
+  for (const char* name : {"numpy_arrays_p2.pkl", "numpy_arrays_p4.pkl", "numpy_arrays_p5.pkl"}) {
+    CAPTURE(name);
+    Value v = load(fixture(name));
+    const pickle::Dict& d = v.as_dict();
+    auto arr = [&](const char* key) { return pickle::to_ndarray(d.at(key), key); };
+
+    io::NdArray f16 = arr("f16");
+    CHECK(f16.dtype == io::DType::f16);
+    auto vf16 = io::to_vector<double>(f16);
+    REQUIRE(vf16.size() == 5);
+    for (int i = 0; i < 5; ++i) CHECK(vf16[i] == i / 4.0);
+
+    io::NdArray f64 = arr("f64_fortran");  // arange(6).reshape(2,3), stored column-major
+    CHECK(f64.shape == Shape{2, 3});
+    auto vf64 = io::to_vector<double>(f64);
+    for (int i = 0; i < 6; ++i) CHECK(vf64[i] == i);
+
+    io::NdArray be = arr("i64_big_endian");
+    CHECK(be.dtype == io::DType::i64);
+    auto vbe = io::to_vector<std::int64_t>(be);
+    for (int i = 0; i < 4; ++i) CHECK(vbe[i] == i * 300 - 7);
+
+    auto vu8 = io::to_vector<int>(arr("u8"));
+    for (int i = 0; i < 4; ++i) CHECK(vu8[i] == 7 * i);
+    io::NdArray b = arr("bool");
+    CHECK(b.dtype == io::DType::boolean);
+    CHECK(io::to_vector<int>(b) == std::vector<int>{1, 0, 1, 1});
+    CHECK(io::to_vector<int>(arr("i16")) == std::vector<int>{-1, 0, 1});
+
+    io::NdArray s64 = arr("scalar_f64");
+    CHECK(s64.shape.empty());
+    CHECK(io::to_vector<double>(s64) == std::vector<double>{2.25});
+    io::NdArray s32 = arr("scalar_i32");
+    CHECK(s32.dtype == io::DType::i32);
+    CHECK(io::to_vector<int>(s32) == std::vector<int>{-5});
+    io::NdArray z = arr("zero_d");
+    CHECK(z.shape.empty());
+    CHECK(io::to_vector<float>(z) == std::vector<float>{1.5f});
+  }
+}
+
+TEST_CASE("pickle_numpy: RandomState key as a uint32 array") {
+  Value v = load(fixture("random_state.pkl"));
+  io::NdArray key = pickle::to_ndarray(v.items().at(1), "random_state key");
+  CHECK(key.dtype == io::DType::u32);
+  CHECK(key.shape == Shape{624});
+  auto got = io::to_vector<std::uint32_t>(key);
+  CHECK(got == mt19937_init(0));
+}
+
+TEST_CASE("pickle_numpy: inconsistent arrays are refused") {
+  // shape (3,) of f4 with 8 data bytes.
+  std::string p = "\x80\x02"s + "cnumpy.core.multiarray\n_reconstruct\n" + "cnumpy\nndarray\n";
+  p += "K\x00"s + "\x85" + "C\x01" + "b" + "\x87" + "R";                      // _reconstruct(ndarray, (0,), b'b')
+  p += "(K\x01"s + "K\x03" + "\x85";                                          // (1, (3,),
+  p += "cnumpy\ndtype\n"s + binunicode("f4") + "\x89\x88\x87" + "R";            //  dtype('f4', False, True)
+  p += "(K\x03"s + binunicode("<") + "NNN" + "J\xff\xff\xff\xff" + "J\xff\xff\xff\xff" + "K\x00"s + "tb";
+  p += "\x89"s + "C\x08" + std::string(8, '\0') + "tb.";                       //  False, 8 bytes) BUILD
+  Value v = load(p);
+  try {
+    pickle::to_ndarray(v, "bad");
+    FAIL("loaded an array whose data is too short");
+  } catch (const Error& e) {
+    CHECK(contains(e.what(), "8 data bytes"));
+  }
 }

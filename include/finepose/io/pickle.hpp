@@ -458,6 +458,8 @@ inline bool is_allowed_global(const std::string& name) {
       "_codecs.encode",
       "builtins.set",
       "builtins.frozenset",
+      "builtins.bytes",
+      "__builtin__.bytes",
       "__builtin__.set",
       "__builtin__.frozenset",
   };
@@ -1007,6 +1009,10 @@ class Unpickler {
       if (a.empty()) return Value::set();
       if (a.size() != 1 || !a[0].seq_) bad(name, "() needs one list/tuple argument");
       return Value::set(a[0].seq_->items);
+    }
+    if (name == "builtins.bytes") {  // protocol < 3 writes b'' as bytes()
+      if (!a.empty()) bad("bytes() with arguments (only bytes() is understood)");
+      return Value::bytes("");
     }
     if (name == "torch.Size") {
       if (a.size() != 1 || !a[0].seq_) bad("torch.Size() needs one tuple argument");
