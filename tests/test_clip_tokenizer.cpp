@@ -385,5 +385,6 @@ TEST_CASE("pre-tokenizer: CLIP's regex alternatives") {
   CHECK(split("a<|endoftext|>b") == V{"a", "<|endoftext|>", "b"});
   CHECK(split("x!<|endoftext|>") == V{"x", "!<|", "endoftext", "|>"});
   CHECK(split("\xC5\xBF'\xC5\xBF") == V{"\xC5\xBF", "'\xC5\xBF"});  // long s folds to 's'
+  CHECK(split("x\xCD\x85!\xCC\xA3\xCD\x85\xCC\x80") == V{"x", "!\xCC\xA3", "\xCC\x80"});  // U+0345 matches nothing
   CHECK(split("caf\xC3\xA9 \xE2\x85\xA0\xC2\xB2") == V{"caf\xC3\xA9", "\xE2\x85\xA0", "\xC2\xB2"});  // letters; N one at a time
 }

@@ -30,7 +30,7 @@ TEXTS = [
     "emoji \U0001F600\U0001F44D\U0001F3FD!", "\u2160\u00b2 3\u00bd x\u2082", "tab\u00a0nbsp\u2003em\u3000ideo",
     # pre-tokenizer
     "<|startoftext|>hi<|endoftext|>", "x!<|endoftext|>", "WE'RE I'VE I'M WE'LL HE'D", "!?'s ''s",
-    "\u017f'\u017f", "3.14159 and 1,000,000", "snake_case-and-kebab", "    ", "",
+    "\u017f'\u017f", "\u1f73\u0345 x\u0345! \u0323\u0345\u0300", "3.14159 and 1,000,000", "snake_case-and-kebab", "    ", "",
     # BPE
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "pneumonoultramicroscopicsilicovolcanoconiosis",
 ]

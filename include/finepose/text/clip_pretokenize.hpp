@@ -18,6 +18,8 @@ namespace pretok_detail {
 inline bool ci_equal(char32_t c, char ascii_lower) {
   return c == static_cast<char32_t>(ascii_lower) || (ascii_lower == 's' && c == 0x17F);
 }
+// neither a letter, a number nor part of a [^\s\p{L}\p{N}] run under IGNORECASE
+inline bool is_unmatched(char32_t c) { return c == 0x345; }
 inline bool matches_at(const std::u32string& s, size_t i, std::string_view lit) {
   if (s.size() - i < lit.size()) return false;
   for (size_t k = 0; k < lit.size(); ++k)
@@ -28,6 +30,7 @@ inline bool matches_at(const std::u32string& s, size_t i, std::string_view lit) 
 
 // [begin, end) code point spans of the matches, in order
 inline std::vector<std::pair<size_t, size_t>> clip_pretokenize(const std::u32string& s) {
+  using pretok_detail::is_unmatched;
   using pretok_detail::matches_at;
   static constexpr std::string_view kSpecial[] = {"<|startoftext|>", "<|endoftext|>"};
   static constexpr std::string_view kContractions[] = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"};
@@ -55,11 +58,13 @@ inline std::vector<std::pair<size_t, size_t>> clip_pretokenize(const std::u32str
         while (end < s.size() && is_letter(s[end])) ++end;
       } else if (is_number(c)) {
         end = i + 1;
-      } else if (!is_white_space(c)) {
+      } else if (!is_white_space(c) && !is_unmatched(c)) {
         end = i + 1;
-        while (end < s.size() && !is_white_space(s[end]) && !is_letter(s[end]) && !is_number(s[end])) ++end;
+        while (end < s.size() && !is_white_space(s[end]) && !is_letter(s[end]) && !is_number(s[end]) &&
+               !is_unmatched(s[end]))
+          ++end;
       } else {
-        ++i;  // whitespace: no alternative matches here
+        ++i;  // no alternative matches here
         continue;
       }
     }
