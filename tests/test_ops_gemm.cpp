@@ -157,3 +157,21 @@ TEST_CASE("linear backward agrees with central finite differences") {
   CHECK(ref::rel_l2(din_r, g_in) < 1e-7);
   CHECK(ref::rel_l2(dW_r, g_W) < 1e-7);
 }
+
+TEST_CASE("gemm called from inside an OpenMP parallel region runs per thread, correctly") {
+  // The model calls gemm from its own parallel_for bodies (e.g. per attention
+  // head); Eigen must then stay single-threaded and every call must be right.
+  const i64 M = 40, N = 33, K = 64, calls = 8;
+  auto A = ref::randn(calls * M * K, 80), B = ref::randn(K * N, 81);
+  std::vector<float> C(calls * M * N, 0.f);
+  parallel_for(calls, [&](i64 c) {
+    ops::gemm(false, false, M, N, K, 1.f, A.data() + c * M * K, K, B.data(), N, 0.f, C.data() + c * M * N, N);
+  });
+  for (i64 c = 0; c < calls; ++c) {
+    ref::V a(A.begin() + c * M * K, A.begin() + (c + 1) * M * K), want(M * N, 0.0);
+    ref::gemm(false, false, M, N, K, 1.0, a, K, ref::to_d(B), N, 0.0, want, N);
+    std::vector<float> got(C.begin() + c * M * N, C.begin() + (c + 1) * M * N);
+    CHECK(ref::rel_l2(got, want) < 1e-5);
+  }
+  CHECK(Eigen::nbThreads() == 1);  // gemm switched Eigen's own threading off
+}
