@@ -209,4 +209,12 @@ TEST_CASE("PCK / AUC against a numpy re-implementation of the MATLAB code") {
   CHECK(r.pck == doctest::Approx(R.at("pck_pooled")[0]).epsilon(1e-12));
   CHECK(r.auc == doctest::Approx(R.at("pck_pooled")[1]).epsilon(1e-12));
   CHECK(r.pck != doctest::Approx((R.at("pck_result")[0] + b.result().pck) / 2));
+  // the same through a per-sequence table
+  PckTable table;
+  table.add("TS1", err, &valid);
+  table.add("TS2", R.at("pck_errors_b").tensor());
+  CHECK(table.rows() == std::vector<std::string>{"TS1", "TS2"});
+  CHECK(table.result("TS1").pck == doctest::Approx(R.at("pck_result")[0]).epsilon(1e-12));
+  CHECK(table.pooled().auc == doctest::Approx(R.at("pck_pooled")[1]).epsilon(1e-12));
+  CHECK_THROWS_AS(table.result("TS3"), Error);
 }

@@ -14,6 +14,7 @@
 //     it is not a mean of per-sequence values.
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -156,6 +157,43 @@ class PckAccumulator {
   std::vector<std::vector<std::int64_t>> below_;
   std::vector<std::int64_t> below_pck_;
   std::int64_t frames_ = 0;
+};
+
+// PCK/AUC per named row (test sequence or activity) plus the pooled "All"
+// row, as mpii_evaluate_errors.m builds its sequence-wise and activity-wise
+// tables. Rows keep first-seen order.
+class PckTable {
+ public:
+  explicit PckTable(std::vector<JointGroup> groups = pck_joint_groups_3dhp()) : groups_(std::move(groups)) {}
+
+  template <class T>
+  void add(const std::string& row, const Tensor<T>& joint_errors, const std::vector<bool>* valid = nullptr) {
+    auto it = index_.find(row);
+    if (it == index_.end()) {
+      it = index_.emplace(row, rows_.size()).first;
+      names_.push_back(row);
+      rows_.emplace_back(groups_);
+    }
+    rows_[it->second].add(joint_errors, valid);
+  }
+  const std::vector<std::string>& rows() const { return names_; }
+  PckResult result(const std::string& row) const {
+    auto it = index_.find(row);
+    if (it == index_.end()) fail("PckTable: no row named '", row, "'");
+    return rows_[it->second].result();
+  }
+  // Every frame of every row counted once (the "All" row).
+  PckResult pooled() const {
+    PckAccumulator all(groups_);
+    for (const auto& r : rows_) all.merge(r);
+    return all.result();
+  }
+
+ private:
+  std::vector<JointGroup> groups_;
+  std::vector<std::string> names_;
+  std::map<std::string, std::size_t> index_;
+  std::vector<PckAccumulator> rows_;
 };
 
 }  // namespace finepose::pose
