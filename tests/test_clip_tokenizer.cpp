@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "finepose/text/clip_tokenizer.hpp"
@@ -137,11 +139,15 @@ void check_against(const ClipTokenizer& tok, const std::string& text, const std:
   CHECK(std::all_of(got.begin() + static_cast<long>(want.size()), got.end(), [](int32_t v) { return v == 0; }));
 }
 
-std::string write_temp(const std::string& name, const std::string& bytes) {
-  const std::string p = std::string(FINEPOSE_GENERATED_FIXTURES) + "/../tok_test_" + name;
-  std::ofstream(p, std::ios::binary) << bytes;
-  return p;
-}
+// a scratch file in the system temp directory, removed when the object goes away
+struct TempFile {
+  std::string path;
+  TempFile(const std::string& name, const std::string& bytes)
+      : path((std::filesystem::temp_directory_path() / ("finepose_clip_tok_test_" + name)).string()) {
+    std::ofstream(path, std::ios::binary) << bytes;
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
 
 std::string gzip_bytes(const std::string& plain) {
   z_stream zs{};
@@ -296,19 +302,39 @@ TEST_CASE("clip tokenizer: load errors") {
     return std::string("no error");
   };
   CHECK(message_of("/nonexistent/bpe.txt.gz").find("cannot open") != std::string::npos);
-  CHECK(message_of(write_temp("plain.txt", "#version\ni n\n")).find("not gzip") != std::string::npos);
+  CHECK(message_of(TempFile("plain.txt", "#version\ni n\n").path).find("not gzip") != std::string::npos);
   std::string bad = gzip_bytes("#version\ni n\nt h\n");
   for (size_t k = 12; k < bad.size() - 8; ++k) bad[k] = static_cast<char>(0xFF ^ bad[k]);
-  CHECK(message_of(write_temp("corrupt.gz", bad)).find("corrupt gzip") != std::string::npos);
-  CHECK(message_of(write_temp("few.gz", gzip_bytes("#version\ni n\nt h\n"))).find("has 2 merge lines") !=
+  CHECK(message_of(TempFile("corrupt.gz", bad).path).find("corrupt gzip") != std::string::npos);
+  CHECK(message_of(TempFile("few.gz", gzip_bytes("#version\ni n\nt h\n")).path).find("has 2 merge lines") !=
         std::string::npos);
-  CHECK(message_of(write_temp("three.gz", gzip_bytes("#version\ni n x\n"))).find("line 2") != std::string::npos);
-  CHECK(message_of(write_temp("space.gz", gzip_bytes("#version\ni \x01\n"))).find("line 2") != std::string::npos);
+  CHECK(message_of(TempFile("three.gz", gzip_bytes("#version\ni n x\n")).path).find("line 2") != std::string::npos);
+  CHECK(message_of(TempFile("ctrl.gz", gzip_bytes("#version\ni \x01\n")).path).find("line 2") != std::string::npos);
+  CHECK(message_of(TempFile("badutf8.gz", gzip_bytes("#version\ni \xff\n")).path).find("invalid UTF-8") !=
+        std::string::npos);
   if (file_exists(kVocab)) {
     const std::string real = read_all(kVocab);
-    CHECK(message_of(write_temp("truncated.gz", real.substr(0, real.size() / 2))).find("truncated") !=
+    CHECK(message_of(TempFile("truncated.gz", real.substr(0, real.size() / 2)).path).find("truncated") !=
           std::string::npos);
   }
+}
+
+TEST_CASE("clip tokenizer: concurrent encode shares one cache safely") {
+  REQUIRE_VOCAB();
+  const std::vector<std::string> texts = {"a person walks fast", "SittingDown 2", "xxxxxxxxxxxxxxxxxxxx", "Purchases"};
+  std::vector<std::vector<int32_t>> want;
+  for (const auto& t : texts) want.push_back(tok.encode(t));
+  const ClipTokenizer copy = tok;  // copies share the cache
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&, k] {
+      for (int r = 0; r < 200; ++r)
+        for (size_t i = 0; i < texts.size(); ++i)
+          if ((k % 2 ? copy : tok).encode(texts[(i + k) % texts.size()]) != want[(i + k) % texts.size()]) ++bad[k];
+    });
+  for (auto& th : threads) th.join();
+  CHECK(bad == std::vector<int>(4, 0));
 }
 
 TEST_CASE("text cleaning: html.unescape (values from Python's html module)") {

@@ -39,11 +39,12 @@ namespace finepose {
 namespace clip_detail {
 
 // GPT-2/CLIP bytes_to_unicode(): printable Latin-1 bytes map to themselves, the
-// other 68 bytes to U+0100.. in byte order. Index i of the returned order is the
-// vocab id of that byte's symbol.
+// other 68 bytes to U+0100.. in byte order. byte_at[i] is the byte whose symbol
+// has vocab id i (and id 256 + i with "</w>" appended).
 struct ByteSymbols {
   unsigned char byte_at[256];  // vocab order -> byte
   char32_t cp_of[256];         // byte -> code point
+  int byte_for_cp[0x144];      // code point -> byte or -1; the symbols span U+0021..U+0143
   ByteSymbols() {
     int n = 0, extra = 0;
     const auto printable = [](int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE); };
@@ -51,14 +52,10 @@ struct ByteSymbols {
       if (printable(b)) byte_at[n++] = static_cast<unsigned char>(b), cp_of[b] = static_cast<char32_t>(b);
     for (int b = 0; b < 256; ++b)
       if (!printable(b)) byte_at[n++] = static_cast<unsigned char>(b), cp_of[b] = static_cast<char32_t>(256 + extra++);
+    for (int& v : byte_for_cp) v = -1;
+    for (int b = 0; b < 256; ++b) byte_for_cp[cp_of[b]] = b;
   }
-  // code point -> byte, or -1 when the code point is no byte symbol
-  int byte_of(char32_t c) const {
-    if (c < 256) return (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE) ? static_cast<int>(c) : -1;
-    for (int b = 0; b < 256; ++b)
-      if (cp_of[b] == c) return b;
-    return -1;
-  }
+  int byte_of(char32_t c) const { return c < 0x144 ? byte_for_cp[c] : -1; }
 };
 
 inline std::string read_gzip_file(const std::string& path) {
