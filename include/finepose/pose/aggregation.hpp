@@ -35,12 +35,12 @@ Tensor<T> pose_aggregate(const Tensor<T>& hyps) {
   detail::check_shape(hyps, "pose_aggregate", "hypotheses", {-1, -1, -1, 3});
   const Index N = hyps.size(0), H = hyps.size(1), J = hyps.size(2);
   if (H < 1) fail("pose_aggregate: hypotheses has no hypothesis (H = 0)");
-  const std::vector<double> h = detail::to_double(hyps);
+  const detail::Flat<T> h(hyps);
   Tensor<T> out({N, J, 3});
   for (Index n = 0; n < N; ++n)
     for (Index k = 0; k < J * 3; ++k) {
       double s = 0;
-      for (Index i = 0; i < H; ++i) s += h[std::size_t((n * H + i) * J * 3 + k)];
+      for (Index i = 0; i < H; ++i) s += h[(n * H + i) * J * 3 + k];
       out.data()[n * J * 3 + k] = T(s / double(H));
     }
   return out;
@@ -107,21 +107,24 @@ IndexTensor joint_aggregate_choice(const Tensor<T>& hyps, const Tensor<U>& keypo
   if (root.dim() == 2) detail::check_shape(root, fn, "root", {N, 3});
   else detail::check_shape(root, fn, "root", {N, 1, 3});
   if (root_joint >= J) fail(fn, ": root_joint ", root_joint, " out of range for ", J, " joints");
-  const std::vector<double> h = detail::to_double_finite(hyps, fn, "hypotheses");
-  const std::vector<double> kp = detail::to_double_finite(keypoints_2d, fn, "keypoints_2d");
-  const std::vector<double> r = detail::to_double_finite(root, fn, "root");
+  const detail::Flat<T> h(hyps);
+  const detail::Flat<U> kp(keypoints_2d);
+  const detail::Flat<V> r(root);
+  detail::check_finite(h, fn, "hypotheses");
+  detail::check_finite(kp, fn, "keypoints_2d");
+  detail::check_finite(r, fn, "root");
   IndexTensor choice({N, J});
   parallel_for(N, [&](Index n) {
     for (Index j = 0; j < J; ++j) {
       double best = std::numeric_limits<double>::infinity();
       Index best_i = 0;
       for (Index i = 0; i < H; ++i) {
-        const double* p = &h[std::size_t(((n * H + i) * J + j) * 3)];
+        const Index p = ((n * H + i) * J + j) * 3;
         double abs_p[3];
-        for (int d = 0; d < 3; ++d) abs_p[d] = (j == root_joint ? 0.0 : p[d]) + r[std::size_t(n * 3 + d)];
+        for (int d = 0; d < 3; ++d) abs_p[d] = (j == root_joint ? 0.0 : h[p + d]) + r[n * 3 + d];
         double uv[2];
         project_point(camera, projection, abs_p, uv);
-        const double du = uv[0] - kp[std::size_t((n * J + j) * 2)], dv = uv[1] - kp[std::size_t((n * J + j) * 2 + 1)];
+        const double du = uv[0] - kp[(n * J + j) * 2], dv = uv[1] - kp[(n * J + j) * 2 + 1];
         const double e = std::sqrt(du * du + dv * dv);
         if (e < best) best = e, best_i = i;  // strict: first minimum wins
       }
@@ -151,14 +154,15 @@ template <class T, class U>
 IndexTensor oracle_joint_best_choice(const Tensor<T>& hyps, const Tensor<U>& target) {
   detail::check_hypotheses(hyps, target, "oracle_joint_best");
   const Index N = hyps.size(0), H = hyps.size(1), J = hyps.size(2);
-  const std::vector<double> h = detail::to_double(hyps), t = detail::to_double(target);
+  const detail::Flat<T> h(hyps);
+  const detail::Flat<U> t(target);
   IndexTensor choice({N, J});
   for (Index n = 0; n < N; ++n)
     for (Index j = 0; j < J; ++j) {
       double best = std::numeric_limits<double>::infinity();
       Index best_i = 0;
       for (Index i = 0; i < H; ++i) {
-        const double e = detail::dist3(&h[std::size_t(((n * H + i) * J + j) * 3)], &t[std::size_t((n * J + j) * 3)]);
+        const double e = detail::dist3(h, ((n * H + i) * J + j) * 3, t, (n * J + j) * 3);
         if (e < best) best = e, best_i = i;
       }
       choice.data()[n * J + j] = best_i;
@@ -182,7 +186,8 @@ IndexTensor oracle_pose_best_choice(const Tensor<T>& hyps, const Tensor<U>& targ
   if (group_frames < 0) fail("oracle_pose_best: group_frames must be >= 0, got ", group_frames);
   const Index N = hyps.size(0), H = hyps.size(1), J = hyps.size(2);
   const Index G = group_frames == 0 ? std::max<Index>(N, 1) : group_frames;
-  const std::vector<double> h = detail::to_double(hyps), t = detail::to_double(target);
+  const detail::Flat<T> h(hyps);
+  const detail::Flat<U> t(target);
   IndexTensor choice({N});
   for (Index g0 = 0; g0 < N; g0 += G) {
     const Index g1 = std::min(N, g0 + G);
@@ -192,7 +197,7 @@ IndexTensor oracle_pose_best_choice(const Tensor<T>& hyps, const Tensor<U>& targ
       double s = 0;
       for (Index n = g0; n < g1; ++n)
         for (Index j = 0; j < J; ++j)
-          s += detail::dist3(&h[std::size_t(((n * H + i) * J + j) * 3)], &t[std::size_t((n * J + j) * 3)]);
+          s += detail::dist3(h, ((n * H + i) * J + j) * 3, t, (n * J + j) * 3);
       if (s < best) best = s, best_i = i;
     }
     for (Index n = g0; n < g1; ++n) choice.data()[n] = best_i;

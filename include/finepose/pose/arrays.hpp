@@ -30,22 +30,6 @@ void check_shape(const Tensor<T>& x, const char* fn, const char* name, const Sha
   }
 }
 
-template <class T>
-std::vector<double> to_double(const Tensor<T>& x) {
-  Tensor<T> c = x.contiguous();
-  std::vector<double> v(std::size_t(c.numel()));
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = double(c.data()[i]);
-  return v;
-}
-
-template <class T>
-std::vector<double> to_double_finite(const Tensor<T>& x, const char* fn, const char* name) {
-  std::vector<double> v = to_double(x);
-  for (std::size_t i = 0; i < v.size(); ++i)
-    if (!std::isfinite(v[i])) fail(fn, ": ", name, " has a non-finite value at flat index ", i);
-  return v;
-}
-
 // pred and target: same (N, J, 3) shape.
 template <class T, class U>
 void check_pose_pair(const Tensor<T>& pred, const Tensor<U>& target, const char* fn) {
@@ -59,6 +43,33 @@ void check_hypotheses(const Tensor<T>& hyps, const Tensor<U>& target, const char
   check_shape(target, fn, "target", {-1, -1, 3});
   check_shape(hyps, fn, "hypotheses", {target.size(0), -1, target.size(1), 3});
   if (hyps.size(1) < 1) fail(fn, ": hypotheses has no hypothesis (H = 0)");
+}
+
+// Read-only row-major view of any tensor, elements read as double; copies
+// only when the tensor is not contiguous (large hypothesis arrays are never
+// converted as a whole).
+template <class T>
+struct Flat {
+  Tensor<T> held;
+  const T* p;
+  explicit Flat(const Tensor<T>& x) : held(x.contiguous()), p(held.data()) {}
+  double operator[](std::int64_t i) const { return double(p[i]); }
+  // Copies n values starting at i into out.
+  void read(std::int64_t i, std::int64_t n, double* out) const {
+    for (std::int64_t k = 0; k < n; ++k) out[k] = double(p[i + k]);
+  }
+};
+
+template <class T>
+void check_finite(const Flat<T>& f, const char* fn, const char* name) {
+  for (std::int64_t i = 0, n = f.held.numel(); i < n; ++i)
+    if (!std::isfinite(f[i])) fail(fn, ": ", name, " has a non-finite value at flat index ", i);
+}
+
+template <class A, class B>
+double dist3(const A& a, std::int64_t ia, const B& b, std::int64_t ib) {
+  const double dx = a[ia] - b[ib], dy = a[ia + 1] - b[ib + 1], dz = a[ia + 2] - b[ib + 2];
+  return std::sqrt(dx * dx + dy * dy + dz * dz);
 }
 
 inline double dist3(const double* a, const double* b) {

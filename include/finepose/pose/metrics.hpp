@@ -98,9 +98,10 @@ template <class T, class U>
 TensorD joint_errors(const Tensor<T>& pred, const Tensor<U>& target) {
   detail::check_pose_pair(pred, target, "joint_errors");
   const std::int64_t N = target.size(0), J = target.size(1);
-  const std::vector<double> p = detail::to_double(pred), t = detail::to_double(target);
+  const detail::Flat<T> p(pred);
+  const detail::Flat<U> t(target);
   TensorD e({N, J});
-  for (std::int64_t k = 0; k < N * J; ++k) e.data()[k] = detail::dist3(&p[std::size_t(3 * k)], &t[std::size_t(3 * k)]);
+  for (std::int64_t k = 0; k < N * J; ++k) e.data()[k] = detail::dist3(p, 3 * k, t, 3 * k);
   return e;
 }
 
@@ -134,10 +135,14 @@ TensorD procrustes_align(const Tensor<T>& pred, const Tensor<U>& target) {
   detail::check_pose_pair(pred, target, "procrustes_align");
   const std::int64_t N = target.size(0), J = target.size(1);
   if (J < 1) fail("procrustes_align: no joints");
-  const std::vector<double> p = detail::to_double(pred), t = detail::to_double(target);
+  const detail::Flat<T> p(pred);
+  const detail::Flat<U> t(target);
   TensorD out({N, J, 3});
   parallel_for(N, [&](std::int64_t n) {
-    detail::procrustes_frame(&p[std::size_t(n * J * 3)], &t[std::size_t(n * J * 3)], J, out.data() + n * J * 3);
+    std::vector<double> pf(std::size_t(J * 3)), tf(std::size_t(J * 3));
+    p.read(n * J * 3, J * 3, pf.data());
+    t.read(n * J * 3, J * 3, tf.data());
+    detail::procrustes_frame(pf.data(), tf.data(), J, out.data() + n * J * 3);
   }, 256);
   return out;
 }
@@ -160,16 +165,19 @@ template <class T, class U>
 TensorD scale_normalized_joint_errors(const Tensor<T>& pred, const Tensor<U>& target) {
   detail::check_pose_pair(pred, target, "n_mpjpe");
   const std::int64_t N = target.size(0), J = target.size(1);
-  std::vector<double> p = detail::to_double(pred);
-  const std::vector<double> t = detail::to_double(target);
+  const detail::Flat<T> p(pred);
+  const detail::Flat<U> t(target);
+  TensorD e({N, J});
   for (std::int64_t n = 0; n < N; ++n) {
     double pp = 0, tp = 0;
-    for (std::int64_t k = n * J * 3; k < (n + 1) * J * 3; ++k) pp += p[std::size_t(k)] * p[std::size_t(k)], tp += t[std::size_t(k)] * p[std::size_t(k)];
+    for (std::int64_t k = n * J * 3; k < (n + 1) * J * 3; ++k) pp += p[k] * p[k], tp += t[k] * p[k];
     const double s = pp > 0 ? tp / pp : 0.0;
-    for (std::int64_t k = n * J * 3; k < (n + 1) * J * 3; ++k) p[std::size_t(k)] *= s;
+    for (std::int64_t j = 0; j < J; ++j) {
+      const std::int64_t k = (n * J + j) * 3;
+      const double d[3] = {s * p[k] - t[k], s * p[k + 1] - t[k + 1], s * p[k + 2] - t[k + 2]};
+      e.data()[n * J + j] = std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    }
   }
-  TensorD e({N, J});
-  for (std::int64_t k = 0; k < N * J; ++k) e.data()[k] = detail::dist3(&p[std::size_t(3 * k)], &t[std::size_t(3 * k)]);
   return e;
 }
 
@@ -187,7 +195,8 @@ double mpjve(const Tensor<T>& pred, const Tensor<U>& target, const std::vector<b
   const std::int64_t N = target.size(0), J = target.size(1);
   if (N < 2) fail("mpjve: needs at least 2 frames, got ", N);
   if (valid && std::int64_t(valid->size()) != N) fail("mpjve: valid mask has ", valid->size(), " entries for ", N, " frames");
-  const std::vector<double> p = detail::to_double(pred), t = detail::to_double(target);
+  const detail::Flat<T> p(pred);
+  const detail::Flat<U> t(target);
   double s = 0;
   std::int64_t count = 0;
   for (std::int64_t n = 1; n < N; ++n) {
@@ -195,7 +204,7 @@ double mpjve(const Tensor<T>& pred, const Tensor<U>& target, const std::vector<b
     for (std::int64_t j = 0; j < J; ++j) {
       double d[3];
       for (int c = 0; c < 3; ++c) {
-        const std::size_t a = std::size_t((n * J + j) * 3 + c), b = std::size_t(((n - 1) * J + j) * 3 + c);
+        const std::int64_t a = (n * J + j) * 3 + c, b = ((n - 1) * J + j) * 3 + c;
         d[c] = (p[a] - p[b]) - (t[a] - t[b]);
       }
       s += std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
@@ -214,20 +223,23 @@ template <class T, class U>
 TensorD hypothesis_joint_errors(const Tensor<T>& hyps, const Tensor<U>& target, bool procrustes = false) {
   detail::check_hypotheses(hyps, target, "hypothesis_joint_errors");
   const std::int64_t N = hyps.size(0), H = hyps.size(1), J = hyps.size(2);
-  const std::vector<double> h = detail::to_double(hyps), t = detail::to_double(target);
+  const detail::Flat<T> h(hyps);
+  const detail::Flat<U> t(target);
   TensorD e({N, H, J});
-  parallel_for(N * H, [&](std::int64_t nh) {
-    const std::int64_t n = nh / H;
-    const double* tp = &t[std::size_t(n * J * 3)];
-    const double* hp = &h[std::size_t(nh * J * 3)];
-    std::vector<double> aligned;
-    if (procrustes) {
-      aligned.resize(std::size_t(J * 3));
-      detail::procrustes_frame(hp, tp, J, aligned.data());
-      hp = aligned.data();
+  parallel_for(N, [&](std::int64_t n) {
+    std::vector<double> tf(std::size_t(J * 3)), hf(std::size_t(J * 3)), aligned(std::size_t(J * 3));
+    t.read(n * J * 3, J * 3, tf.data());
+    for (std::int64_t i = 0; i < H; ++i) {
+      const std::int64_t nh = n * H + i;
+      h.read(nh * J * 3, J * 3, hf.data());
+      const double* hp = hf.data();
+      if (procrustes) {
+        detail::procrustes_frame(hf.data(), tf.data(), J, aligned.data());
+        hp = aligned.data();
+      }
+      for (std::int64_t j = 0; j < J; ++j) e.data()[nh * J + j] = detail::dist3(hp + 3 * j, tf.data() + 3 * j);
     }
-    for (std::int64_t j = 0; j < J; ++j) e.data()[nh * J + j] = detail::dist3(hp + 3 * j, tp + 3 * j);
-  }, 256);
+  }, 64);
   return e;
 }
 

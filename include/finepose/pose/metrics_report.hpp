@@ -156,8 +156,8 @@ inline MetricsReport compute_metrics(const MetricsInput& in, const MetricsOption
   std::int64_t frames = 0;
   for (std::int64_t n = 0; n < N; ++n) frames += in.valid.empty() || in.valid[std::size_t(n)];
   if (frames == 0) fail(fn, ": no valid frame");
-  detail::to_double_finite(in.pred, fn, "predictions");
-  detail::to_double_finite(in.target, fn, "target");
+  detail::check_finite(detail::Flat<double>(in.pred), fn, "predictions");
+  detail::check_finite(detail::Flat<double>(in.target), fn, "target");
 
   // Official convention: prediction root joint := 0, target root-relative.
   TensorD pred = in.pred.clone(), target = in.target.clone();

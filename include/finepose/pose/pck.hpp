@@ -90,13 +90,13 @@ class PckAccumulator {
     for (const auto& g : groups_)
       for (int j : g.joints)
         if (j < 0 || j >= J) fail("PckAccumulator::add: group '", g.name, "' joint ", j, " outside 0..", J - 1);
-    const std::vector<double> e = detail::to_double(joint_errors);
+    const detail::Flat<T> e(joint_errors);
     for (std::int64_t n = 0; n < N; ++n) {
       if (valid && !(*valid)[std::size_t(n)]) continue;
       ++frames_;
       for (std::size_t g = 0; g < groups_.size(); ++g)
         for (int j : groups_[g].joints) {
-          const double x = e[std::size_t(n * J + j)];
+          const double x = e[n * J + j];
           if (std::isnan(x)) fail("PckAccumulator::add: NaN error at frame ", n, " joint ", j);
           for (std::size_t t = 0; t < thresholds_.size(); ++t) below_[g][t] += x < thresholds_[t];
           below_pck_[g] += x < pck_threshold_;
