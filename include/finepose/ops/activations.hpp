@@ -7,6 +7,7 @@
 
 #include "finepose/core/error.hpp"
 #include "finepose/core/parallel.hpp"
+#include "finepose/ops/vec_math.hpp"
 
 namespace finepose::ops {
 
@@ -53,7 +54,7 @@ inline void gelu_backward(float* din, const float* dout, const float* in, std::i
 // QuickGELU (CLIP): x * sigmoid(1.702 x).
 inline void quick_gelu_forward(float* out, const float* in, std::int64_t n) {
   detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) out[i] = in[i] * detail::sigmoidf(1.702f * in[i]);
+    vec::mul_sigmoid(out + b, in + b, e - b, 1.702f);
   });
 }
 
@@ -69,7 +70,7 @@ inline void quick_gelu_backward(float* din, const float* dout, const float* in, 
 // SiLU: x * sigmoid(x).
 inline void silu_forward(float* out, const float* in, std::int64_t n) {
   detail::for_chunks(n, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) out[i] = in[i] * detail::sigmoidf(in[i]);
+    vec::mul_sigmoid(out + b, in + b, e - b, 1.f);
   });
 }
 

@@ -11,6 +11,7 @@
 #include "finepose/core/error.hpp"
 #include "finepose/core/parallel.hpp"
 #include "finepose/ops/layer_norm.hpp"
+#include "finepose/ops/vec_math.hpp"
 
 namespace finepose::ops {
 
@@ -43,9 +44,9 @@ inline void adaln_silu_forward(float* out, const float* h, const float* gamma, c
       float v = (x[i] - m) * rs;
       if (gamma) v *= gamma[i];
       if (beta) v += beta[i];
-      const float z = v * (1.f + sc[i]) + sh[i];
-      y[i] = z / (1.f + std::exp(-z));
+      y[i] = v * (1.f + sc[i]) + sh[i];
     }
+    vec::mul_sigmoid(y, y, dim, 1.f);
   }, 16);
 }
 

@@ -8,25 +8,19 @@
 
 #include "finepose/core/error.hpp"
 #include "finepose/core/parallel.hpp"
+#include "finepose/ops/vec_math.hpp"
 
 namespace finepose::ops {
 
 namespace detail {
 // One row, in may equal out.
 inline void softmax_row(float* out, const float* in, std::int64_t cols) {
-  float mx = -std::numeric_limits<float>::infinity();
-  for (std::int64_t j = 0; j < cols; ++j) mx = std::max(mx, in[j]);
+  const float mx = vec::row_max(in, cols);
   if (mx == -std::numeric_limits<float>::infinity()) {
     for (std::int64_t j = 0; j < cols; ++j) out[j] = 0.f;
     return;
   }
-  float s = 0.f;
-  for (std::int64_t j = 0; j < cols; ++j) {
-    const float e = std::exp(in[j] - mx);
-    out[j] = e;
-    s += e;
-  }
-  const float inv = 1.f / s;
+  const float inv = 1.f / vec::exp_shifted_sum(out, in, cols, mx);
   for (std::int64_t j = 0; j < cols; ++j) out[j] *= inv;
 }
 

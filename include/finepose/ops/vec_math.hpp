@@ -1,0 +1,81 @@
+#pragma once
+// Vectorised exp-based row kernels on Eigen's packet math (pexp: cephes
+// polynomial, about 1 ulp). Scalar std::exp would dominate softmax and SiLU
+// at our sizes. Every element, tail included, goes through the same packet
+// code (the tail through a padded copy), so a value never depends on where
+// its buffer starts or on how work was split.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // see gemm.hpp
+#endif
+#include <Eigen/Core>
+#include <cstdint>
+#include <limits>
+
+namespace finepose::ops::vec {
+
+using Packet = Eigen::internal::packet_traits<float>::type;
+constexpr std::int64_t kLanes = Eigen::internal::packet_traits<float>::size;
+
+// Largest element of x[0, n); -inf for n == 0.
+inline float row_max(const float* x, std::int64_t n) {
+  namespace ei = Eigen::internal;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  Packet m = ei::pset1<Packet>(ninf);
+  std::int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) m = ei::pmax(m, ei::ploadu<Packet>(x + j));
+  float r = ei::predux_max(m);
+  for (; j < n; ++j) r = x[j] > r ? x[j] : r;
+  return r;
+}
+
+// y[j] = exp(x[j] - shift), exactly 0 where x[j] == -inf; returns sum of y.
+// x may equal y. shift must be finite.
+inline float exp_shifted_sum(float* y, const float* x, std::int64_t n, float shift) {
+  namespace ei = Eigen::internal;
+  const Packet s = ei::pset1<Packet>(shift);
+  const Packet ninf = ei::pset1<Packet>(-std::numeric_limits<float>::infinity());
+  Packet acc = ei::pzero(s);
+  std::int64_t j = 0;
+  auto one = [&](const Packet& v) {
+    const Packet e = ei::pand(ei::pexp(ei::psub(v, s)), ei::pcmp_lt(ninf, v));
+    return e;
+  };
+  for (; j + kLanes <= n; j += kLanes) {
+    const Packet e = one(ei::ploadu<Packet>(x + j));
+    ei::pstoreu(y + j, e);
+    acc = ei::padd(acc, e);
+  }
+  float sum = ei::predux(acc);
+  if (j < n) {
+    alignas(64) float buf[kLanes];
+    for (std::int64_t l = 0; l < kLanes; ++l) buf[l] = j + l < n ? x[j + l] : -std::numeric_limits<float>::infinity();
+    ei::pstoreu(buf, one(ei::ploadu<Packet>(buf)));
+    for (std::int64_t l = 0; j + l < n; ++l) {
+      y[j + l] = buf[l];
+      sum += buf[l];
+    }
+  }
+  return sum;
+}
+
+// y[j] = x[j] * sigmoid(k * x[j]) (SiLU for k = 1, QuickGELU for k = 1.702). x may equal y.
+inline void mul_sigmoid(float* y, const float* x, std::int64_t n, float k) {
+  namespace ei = Eigen::internal;
+  const Packet one = ei::pset1<Packet>(1.f), nk = ei::pset1<Packet>(-k);
+  auto f = [&](const Packet& v) { return ei::pdiv(v, ei::padd(one, ei::pexp(ei::pmul(nk, v)))); };
+  std::int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) ei::pstoreu(y + j, f(ei::ploadu<Packet>(x + j)));
+  if (j < n) {
+    alignas(64) float buf[kLanes] = {};
+    for (std::int64_t l = 0; j + l < n; ++l) buf[l] = x[j + l];
+    ei::pstoreu(buf, f(ei::ploadu<Packet>(buf)));
+    for (std::int64_t l = 0; j + l < n; ++l) y[j + l] = buf[l];
+  }
+}
+
+}  // namespace finepose::ops::vec
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
