@@ -33,7 +33,21 @@ TEXTS = [
     "\u017f'\u017f", "\u1f73\u0345 x\u0345! \u0323\u0345\u0300", "3.14159 and 1,000,000", "snake_case-and-kebab", "    ", "",
     # BPE
     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "pneumonoultramicroscopicsilicovolcanoconiosis",
+    "abababababababababababababababa", "ssssssssssssssssssssss esesesesesesesesesesesesesesesesese",
 ]
+
+
+def long_word(n, seed=12345):
+    """n pseudo-random letters (a fixed LCG): one pre-token far past 77 tokens."""
+    out, x = [], seed
+    for _ in range(n):
+        x = (1103515245 * x + 12345) % 2**31
+        out.append("abcdefghijklmnopqrstuvwxyz"[(x >> 16) % 26])
+    return "".join(out)
+
+
+# clip.tokenize(truncate=True) ids: SOT + the first 75 + EOT
+LONG_TEXTS = [long_word(3000), "x " + long_word(500, 7) + " y"]
 
 
 def main():
@@ -53,6 +67,10 @@ def main():
         ids = [sot] + tok.encode(t) + [eot]
         assert len(ids) <= 77, t
         out[t] = ids
+    for t in LONG_TEXTS:
+        ids = [sot] + tok.encode(t) + [eot]
+        assert len(ids) > 77, t
+        out[t] = ids[:76] + [eot]
     with open(args.out, "w", encoding="ascii") as f:
         json.dump(out, f, indent=1)
         f.write("\n")

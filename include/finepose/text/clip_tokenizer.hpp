@@ -23,6 +23,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -281,38 +282,69 @@ class ClipTokenizer {
         return;
       }
     }
-    std::vector<int32_t> sym;
-    sym.reserve(word.size());
-    for (size_t i = 0; i + 1 < word.size(); ++i) sym.push_back(byte_id_[static_cast<unsigned char>(word[i])]);
-    sym.push_back(byte_end_id_[static_cast<unsigned char>(word.back())]);
-    std::vector<int32_t> next;
-    while (sym.size() > 1) {
-      int32_t best_rank = INT32_MAX, first = -1, second = -1, merged = -1;
-      for (size_t i = 0; i + 1 < sym.size(); ++i) {
-        const auto it = merges_.find(pair_key(sym[i], sym[i + 1]));
-        if (it != merges_.end() && it->second.rank < best_rank) {
-          best_rank = it->second.rank;
-          first = sym[i];
-          second = sym[i + 1];
-          merged = it->second.merged;
-        }
-      }
-      if (merged < 0) break;
-      next.clear();
-      for (size_t i = 0; i < sym.size();) {  // every occurrence, left to right
-        if (sym[i] == first && i + 1 < sym.size() && sym[i + 1] == second) {
-          next.push_back(merged);
-          i += 2;
-        } else {
-          next.push_back(sym[i++]);
-        }
-      }
-      sym.swap(next);
-    }
+    std::vector<int32_t> sym = merge_word(word);
     out.insert(out.end(), sym.begin(), sym.end());
     std::lock_guard<std::mutex> lock(cache_->mutex);
     if (cache_->words.size() >= kCacheLimit) cache_->words.clear();
     cache_->words.emplace(word, std::move(sym));
+  }
+
+  // Python's loop (take the lowest-ranked adjacent pair, merge all its occurrences
+  // left to right, repeat) in O(n log n): a doubly linked list of symbols and a
+  // min-heap of (rank, left position). Each round takes every heap entry of the
+  // lowest rank and applies the still-valid ones in position order, which is the
+  // same left-to-right pass; pairs a merge creates wait for the next round.
+  std::vector<int32_t> merge_word(const std::string& word) const {
+    const int n = static_cast<int>(word.size());
+    std::vector<int32_t> id(static_cast<size_t>(n));
+    std::vector<int> prev(static_cast<size_t>(n)), next(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const auto b = static_cast<unsigned char>(word[static_cast<size_t>(i)]);
+      id[i] = i + 1 < n ? byte_id_[b] : byte_end_id_[b];
+      prev[i] = i - 1;
+      next[i] = i + 1 < n ? i + 1 : -1;
+    }
+    using Entry = std::pair<int32_t, int>;  // (rank, left position)
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+    const auto push_pair = [&](int left) {
+      if (left < 0 || next[left] < 0) return;
+      const auto it = merges_.find(pair_key(id[left], id[next[left]]));
+      if (it != merges_.end()) heap.emplace(it->second.rank, left);
+    };
+    for (int i = 0; i + 1 < n; ++i) push_pair(i);
+    std::vector<int> round, touched;
+    while (!heap.empty()) {
+      const int32_t rank = heap.top().first;
+      round.clear();
+      while (!heap.empty() && heap.top().first == rank) {
+        round.push_back(heap.top().second);
+        heap.pop();
+      }
+      std::sort(round.begin(), round.end());  // positions keep the list order
+      touched.clear();
+      for (int left : round) {
+        const int right = next[left];
+        if (id[left] < 0 || right < 0) continue;  // consumed by an earlier merge
+        const auto it = merges_.find(pair_key(id[left], id[right]));
+        if (it == merges_.end() || it->second.rank != rank) continue;  // pair changed since it was queued
+        id[left] = it->second.merged;
+        id[right] = -1;
+        next[left] = next[right];
+        if (next[right] >= 0) prev[next[right]] = left;
+        touched.push_back(left);
+      }
+      // pairs the merged symbols now form, each queued once
+      const size_t merged_count = touched.size();
+      for (size_t k = 0; k < merged_count; ++k)
+        if (prev[touched[k]] >= 0) touched.push_back(prev[touched[k]]);
+      std::sort(touched.begin(), touched.end());
+      touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+      for (int left : touched)
+        if (id[left] >= 0) push_pair(left);
+    }
+    std::vector<int32_t> out;
+    for (int i = 0; i >= 0 && i < n; i = next[i]) out.push_back(id[i]);
+    return out;
   }
 
   ClipTokenizer() : cache_(std::make_shared<BpeCache>()) {}
