@@ -12,10 +12,14 @@
 // hypothesis_joint_errors and the *_error reductions below.
 // GCC 12 reports false -Wmaybe-uninitialized inside Eigen's fixed-size
 // JacobiSVD; silence it for Eigen and the Procrustes code (as ops/gemm.hpp).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Dense>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -31,8 +35,10 @@
 
 namespace finepose::pose {
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 namespace detail {
 inline double mean_of(const std::vector<double>& v, const char* fn) {
   if (v.empty()) fail(fn, ": no elements to average");
@@ -90,7 +96,9 @@ inline void procrustes_frame(const double* pred, const double* target, std::int6
   for (std::int64_t j = 0; j < J; ++j) put(j, V3(a * (Y(j) * R) + t));
 }
 }  // namespace detail
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 // ---- per-joint errors ---------------------------------------------------------
 // (N, J) Euclidean distances.
