@@ -153,7 +153,11 @@ TEST_CASE("torch checkpoint: FinePOSE-shaped checkpoint (epoch, lr, random_state
   CHECK_FALSE(ck.has_scalar("model_pos"));
   CHECK(contains(error_of_file(path + ".missing"), "cannot open"));
   std::vector<std::string> entries = ck.entries();
-  CHECK(entries == std::vector<std::string>{"epoch", "lr", "random_state", "optimizer", "model_pos"});
+  CHECK(entries == std::vector<std::string>{"epoch", "lr", "random_state", "optimizer", "model_pos", "loss 3d test",
+                                            "loss 3d train", "model_traj"});
+  CHECK(ck.scalar("loss 3d test") == 0.0625);   // np.float64
+  CHECK(ck.scalar("loss 3d train") == 0.25);    // 0-d tensor
+  CHECK_FALSE(ck.has_scalar("model_traj"));     // None
 
   // model_pos: 'module.' stripped; parameter k (state-dict order, listed in the
   // keys file) = ramp(numel, 0.01 (k+1), k).
@@ -232,8 +236,9 @@ TEST_CASE("torch checkpoint: the key filter skips tensors without reading them")
   };
   io::TorchCheckpoint ck = io::load_torch_checkpoint(kDir + "finepose_like.bin", o);
   CHECK(asked.size() == ck.info.size());
-  CHECK(ck.tensors.size() == 15);  // 16 model tensors minus clip_text.visual.conv1.weight
-  for (const auto& kv : ck.tensors) CHECK(kv.first.rfind("model_pos.", 0) == 0);
+  // 16 model tensors minus clip_text.visual.conv1.weight, plus the 'loss 3d train' scalar tensor.
+  CHECK(ck.tensors.size() == 16);
+  for (const auto& kv : ck.tensors) CHECK((kv.first.rfind("model_pos.", 0) == 0 || kv.first == "loss 3d train"));
   CHECK_FALSE(ck.info.at("model_pos.module.clip_text.visual.conv1.weight").loaded);
   CHECK(ck.info.at("model_pos.module.clip_text.visual.conv1.weight").shape == Shape{2, 3, 2, 2});
   CHECK_FALSE(ck.info.at("optimizer.state.0.exp_avg").loaded);

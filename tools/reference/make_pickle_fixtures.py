@@ -133,6 +133,10 @@ def save_finepose_like():
         "random_state": np.random.RandomState(0).get_state(),
         "optimizer": optimizer.state_dict(),
         "model_pos": wrapped.state_dict(),
+        # What some MixSTE-family scripts add: numpy / tensor losses, None.
+        "loss 3d test": np.float64(0.0625),
+        "loss 3d train": torch.tensor(0.25),
+        "model_traj": None,
     }
     torch.save(ckpt, out("finepose_like.bin"))
     with open(out("finepose_like_keys.txt"), "w") as f:
@@ -176,11 +180,13 @@ class FakePickler(pickle.Pickler):
 
 
 def write_torch_zip(path, pkl_bytes, storages, archive="archive"):
+    def info(name):  # fixed timestamps: the same bytes on every run
+        return zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
-        z.writestr(archive + "/data.pkl", pkl_bytes)
+        z.writestr(info(archive + "/data.pkl"), pkl_bytes)
         for key, raw in storages.items():
-            z.writestr(archive + "/data/" + key, raw)
-        z.writestr(archive + "/version", "3\n")
+            z.writestr(info(archive + "/data/" + key), raw)
+        z.writestr(info(archive + "/version"), "3\n")
 
 
 def fake_pickle(obj):

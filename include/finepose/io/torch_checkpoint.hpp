@@ -28,6 +28,7 @@
 #include "finepose/core/tensor.hpp"
 #include "finepose/io/file.hpp"
 #include "finepose/io/pickle.hpp"
+#include "finepose/io/pickle_numpy.hpp"
 #include "finepose/io/zip.hpp"
 
 namespace finepose {
@@ -53,7 +54,8 @@ struct TorchTensorInfo {
 struct TorchCheckpoint {
   std::string path;
   pickle::Value root;                                   // the unpickled object; tensors stay records
-  std::map<std::string, double> scalars;                // top-level numbers: epoch, lr, ...
+  std::map<std::string, double> scalars;                // top-level numbers: epoch, lr, and
+                                                        // one-element tensors / numpy scalars
   std::map<std::string, TensorF> tensors;               // every loaded tensor as float32, by full key
   std::map<std::string, Tensor<std::int64_t>> int_tensors;  // integer/bool tensors, exact
   std::map<std::string, TorchTensorInfo> info;          // every tensor in the file, loaded or not
@@ -69,8 +71,8 @@ struct TorchCheckpoint {
 
   // The tensors directly inside top-level entry `entry` (a state dict), keyed
   // as PyTorch names them inside it, with DataParallel's leading 'module.'
-  // stripped. An empty entry, or a file that is itself a bare state dict and
-  // has no such entry, gives the top-level tensors. Integer tensors appear as
+  // stripped. An empty entry, or a file that is itself a bare state dict (only
+  // tensors at the top level) and has no such entry, gives the top-level tensors. Integer tensors appear as
   // float32 here; int_state_dict has them exactly.
   std::map<std::string, TensorF> state_dict(const std::string& entry = "model_pos", bool strip_module = true) const {
     return collect<float>(tensors, entry, strip_module);
@@ -429,7 +431,11 @@ inline TorchCheckpoint load_torch_checkpoint_bytes(std::vector<std::uint8_t> byt
     }
     for (const auto& w : s.second) {
       const TensorRef& r = w.ref;
-      if (type.code == StorageType::f32 && !swap) {
+      if (type.code == StorageType::f32 && !swap && r.strides == contiguous_strides(r.shape)) {
+        TensorF t(r.shape);  // the common case: one memcpy
+        if (t.numel() > 0) std::memcpy(t.data(), base + std::size_t(r.offset) * 4, std::size_t(t.numel()) * 4);
+        ck.tensors[w.key] = t;
+      } else if (type.code == StorageType::f32 && !swap) {
         ck.tensors[w.key] = gather<float>(r, [&](std::int64_t i) {
           float f;
           std::memcpy(&f, base + std::size_t(i) * 4, 4);
@@ -442,6 +448,21 @@ inline TorchCheckpoint load_torch_checkpoint_bytes(std::vector<std::uint8_t> byt
         ck.int_tensors[w.key] = gather<std::int64_t>(r, [&](std::int64_t i) { return element_as_int(type, base, i, swap); });
     }
   }
+  // Top-level one-element tensors and numpy scalars are numbers too (a loss
+  // saved as a tensor or np.float64).
+  if (ck.root.is_dict())
+    for (const auto& kv : ck.root.as_dict().entries) {
+      if (!kv.first.is_string()) continue;
+      const std::string& name = kv.first.as_string();
+      auto t = ck.tensors.find(name);
+      if (t != ck.tensors.end() && t->second.numel() == 1) {
+        auto i = ck.int_tensors.find(name);
+        ck.scalars[name] = i != ck.int_tensors.end() ? double(i->second.data()[0]) : double(t->second.data()[0]);
+      } else if (pickle::is_numpy_scalar(kv.second)) {
+        NdArray a = pickle::to_ndarray(kv.second, label + ": " + name);
+        if (a.is_numeric()) ck.scalars[name] = to_vector<double>(a, label + ": " + name).at(0);
+      }
+    }
   return ck;
 }
 
@@ -470,8 +491,8 @@ std::map<std::string, Tensor<T>> TorchCheckpoint::collect(const std::map<std::st
       sd = &e->as_dict();
       prefix = entry + ".";
     } else {
-      bool bare = false;  // a bare state dict: tensors at the top level
-      for (const auto& kv : top.entries) bare = bare || torch_detail::is_tensor_record(kv.second);
+      bool bare = top.size() > 0;  // a bare state dict: nothing but tensors at the top level
+      for (const auto& kv : top.entries) bare = bare && torch_detail::is_tensor_record(kv.second);
       if (!bare) {
         std::string names;
         for (const auto& n : entries()) names += (names.empty() ? "" : ", ") + pickle::detail::printable(n);
