@@ -20,9 +20,11 @@ inline void check_adaln(const char* who, std::int64_t groups, std::int64_t rows_
   if (groups < 0 || rows_per_group < 0 || dim <= 0)
     fail(who, ": bad shape groups=", groups, " rows_per_group=", rows_per_group, " dim=", dim);
 }
-inline float silu_grad(float z) {
-  const float s = 1.f / (1.f + std::exp(-z));
-  return s * (1.f + z * (1.f - s));
+// Per-thread row scratch, grown once and reused.
+inline float* adaln_scratch(std::size_t n) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
 }
 }  // namespace detail
 
@@ -61,56 +63,54 @@ inline void adaln_silu_backward(float* dh, float* dgamma, float* dbeta, float* d
   if (dscale_shift) std::fill(dscale_shift, dscale_shift + groups * 2 * dim, 0.f);
   if (rows == 0) return;
   if (!dout || !h || !scale_shift) fail("adaln_silu_backward: null dout/h/scale_shift");
-  std::vector<float> mean(static_cast<std::size_t>(rows)), rstd(static_cast<std::size_t>(rows));
-  // Pass 1, by rows: statistics and dh.
+  const bool params = dgamma || dbeta || dscale_shift;
+  // Pass 1, by rows: xhat and dz = d loss / d (pre-SiLU) kept for pass 2, and dh.
+  const std::size_t keep = params ? static_cast<std::size_t>(rows * dim) : 0;
+  std::vector<float> xhat_all(keep), dz_all(keep);
   parallel_for(rows, [&](std::int64_t r) {
     const float* x = h + r * dim;
     const float* dy = dout + r * dim;
     const float* sc = scale_shift + (r / rows_per_group) * 2 * dim;
     const float* sh = sc + dim;
+    float* tmp = detail::adaln_scratch(std::size_t(3 * dim));
+    float* xh = params ? xhat_all.data() + r * dim : tmp;
+    float* dz = params ? dz_all.data() + r * dim : tmp + dim;
+    float* z = tmp + 2 * dim;
     float m, rs;
     detail::row_moments(x, dim, eps, m, rs);
-    mean[r] = m;
-    rstd[r] = rs;
+    for (std::int64_t i = 0; i < dim; ++i) {
+      xh[i] = (x[i] - m) * rs;
+      const float y = xh[i] * (gamma ? gamma[i] : 1.f) + (beta ? beta[i] : 0.f);
+      z[i] = y * (1.f + sc[i]) + sh[i];
+    }
+    vec::sigmoid(dz, z, dim);  // silu'(z) = s (1 + z (1 - s))
+    for (std::int64_t i = 0; i < dim; ++i) dz[i] = dy[i] * dz[i] * (1.f + z[i] * (1.f - dz[i]));
     if (!dh) return;
     float* dx = dh + r * dim;
-    // g_i = d loss / d xhat_i, stored in dx first, then turned into d loss / d h
-    float sg = 0.f, sgx = 0.f;
-    for (std::int64_t i = 0; i < dim; ++i) {
-      const float xh = (x[i] - m) * rs;
-      const float gm = gamma ? gamma[i] : 1.f;
-      const float y = xh * gm + (beta ? beta[i] : 0.f);
-      const float z = y * (1.f + sc[i]) + sh[i];
-      const float g = dy[i] * detail::silu_grad(z) * (1.f + sc[i]) * gm;
-      dx[i] = g;
-      sg += g;
-      sgx += g * xh;
-    }
-    const float mg = sg / float(dim), mgx = sgx / float(dim);
-    for (std::int64_t i = 0; i < dim; ++i) dx[i] = rs * (dx[i] - mg - (x[i] - m) * rs * mgx);
+    // g = d loss / d xhat, kept in dx, then LayerNorm's backward
+    for (std::int64_t i = 0; i < dim; ++i) dx[i] = dz[i] * (1.f + sc[i]) * (gamma ? gamma[i] : 1.f);
+    const float mg = vec::sum(dx, dim) / float(dim);
+    const float mgx = vec::dot(dx, xh, dim) / float(dim);
+    for (std::int64_t i = 0; i < dim; ++i) dx[i] = rs * (dx[i] - mg - xh[i] * mgx);
   }, 16);
-  if (!dgamma && !dbeta && !dscale_shift) return;
+  if (!params) return;
   // Pass 2, by column chunks (fixed summation order): parameter and scale/shift grads.
   detail::for_column_chunks(dim, rows, [&](std::int64_t c0, std::int64_t c1) {
     float sgam[32] = {}, sbet[32] = {};
     for (std::int64_t g = 0; g < groups; ++g) {
       const float* sc = scale_shift + g * 2 * dim;
-      const float* sh = sc + dim;
       float ssc[32] = {}, ssh[32] = {};
       for (std::int64_t rr = 0; rr < rows_per_group; ++rr) {
         const std::int64_t r = g * rows_per_group + rr;
-        const float* x = h + r * dim;
-        const float* dy = dout + r * dim;
+        const float* xh = xhat_all.data() + r * dim;
+        const float* dz = dz_all.data() + r * dim;
         for (std::int64_t c = c0; c < c1; ++c) {
-          const float xh = (x[c] - mean[r]) * rstd[r];
-          const float y = xh * (gamma ? gamma[c] : 1.f) + (beta ? beta[c] : 0.f);
-          const float z = y * (1.f + sc[c]) + sh[c];
-          const float dz = dy[c] * detail::silu_grad(z);
-          const float dyn = dz * (1.f + sc[c]);
-          sgam[c - c0] += dyn * xh;
+          const float y = xh[c] * (gamma ? gamma[c] : 1.f) + (beta ? beta[c] : 0.f);
+          const float dyn = dz[c] * (1.f + sc[c]);
+          sgam[c - c0] += dyn * xh[c];
           sbet[c - c0] += dyn;
-          ssc[c - c0] += dz * y;
-          ssh[c - c0] += dz;
+          ssc[c - c0] += dz[c] * y;
+          ssh[c - c0] += dz[c];
         }
       }
       if (dscale_shift)

@@ -7,6 +7,7 @@
 
 #include "finepose/core/error.hpp"
 #include "finepose/core/parallel.hpp"
+#include "finepose/ops/vec_math.hpp"
 
 namespace finepose::ops {
 
@@ -17,16 +18,9 @@ inline void check_rows_dim(const char* who, std::int64_t rows, std::int64_t dim)
 
 // Mean and 1/sqrt(var + eps) of one row; two passes for accuracy.
 inline void row_moments(const float* x, std::int64_t dim, float eps, float& mean, float& rstd) {
-  float s = 0.f;
-  for (std::int64_t i = 0; i < dim; ++i) s += x[i];
-  const float m = s / float(dim);
-  float v = 0.f;
-  for (std::int64_t i = 0; i < dim; ++i) {
-    const float d = x[i] - m;
-    v += d * d;
-  }
+  const float m = vec::sum(x, dim) / float(dim);
   mean = m;
-  rstd = 1.f / std::sqrt(v / float(dim) + eps);
+  rstd = 1.f / std::sqrt(vec::sum_sq_centered(x, dim, m) / float(dim) + eps);
 }
 
 // Parameter gradients need sums over all rows; splitting by column chunks keeps
@@ -65,7 +59,7 @@ inline void layer_norm_forward(float* out, float* mean, float* rstd, const float
   }, 16);
 }
 
-// din overwritten (may not alias in); dgamma/dbeta += (nullable). mean/rstd from forward.
+// din overwritten (may not alias in or dout); dgamma/dbeta += (nullable). mean/rstd from forward.
 inline void layer_norm_backward(float* din, float* dgamma, float* dbeta, const float* dout,
                                 const float* in, const float* mean, const float* rstd,
                                 const float* gamma, std::int64_t rows, std::int64_t dim) {
@@ -79,17 +73,13 @@ inline void layer_norm_backward(float* din, float* dgamma, float* dbeta, const f
       float* dx = din + r * dim;
       const float m = mean[r], rs = rstd[r];
       // din = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dout * gamma
-      float sg = 0.f, sgx = 0.f;
-      for (std::int64_t i = 0; i < dim; ++i) {
-        const float g = gamma ? dy[i] * gamma[i] : dy[i];
-        sg += g;
-        sgx += g * (x[i] - m) * rs;
-      }
-      const float mg = sg / float(dim), mgx = sgx / float(dim);
-      for (std::int64_t i = 0; i < dim; ++i) {
-        const float g = gamma ? dy[i] * gamma[i] : dy[i];
-        dx[i] = rs * (g - mg - (x[i] - m) * rs * mgx);
-      }
+      if (gamma)  // g = dout * gamma, kept in dx
+        for (std::int64_t i = 0; i < dim; ++i) dx[i] = dy[i] * gamma[i];
+      else
+        std::copy(dy, dy + dim, dx);
+      const float mg = vec::sum(dx, dim) / float(dim);
+      const float mgx = vec::dot_centered(dx, x, dim, m) * rs / float(dim);
+      for (std::int64_t i = 0; i < dim; ++i) dx[i] = rs * (dx[i] - mg - (x[i] - m) * rs * mgx);
     }, 16);
   }
   if (dgamma || dbeta) {

@@ -26,8 +26,7 @@ inline void softmax_row(float* out, const float* in, std::int64_t cols) {
 
 // din = out * (dout - sum(dout * out)); din may equal dout.
 inline void softmax_row_backward(float* din, const float* dout, const float* out, std::int64_t cols) {
-  float dot = 0.f;
-  for (std::int64_t j = 0; j < cols; ++j) dot += dout[j] * out[j];
+  const float dot = vec::dot(dout, out, cols);
   for (std::int64_t j = 0; j < cols; ++j) din[j] = out[j] * (dout[j] - dot);
 }
 }  // namespace detail

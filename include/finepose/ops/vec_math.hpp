@@ -17,6 +17,59 @@ namespace finepose::ops::vec {
 using Packet = Eigen::internal::packet_traits<float>::type;
 constexpr std::int64_t kLanes = Eigen::internal::packet_traits<float>::size;
 
+// Fixed-order packet reduction: sum over j of term(packet at j) for full
+// packets (two interleaved accumulators), then scalar terms for the tail.
+// Plain float loops would not vectorise (no -ffast-math) and are latency bound.
+template <class PacketTerm, class ScalarTerm>
+float reduce_sum(std::int64_t n, PacketTerm pterm, ScalarTerm sterm) {
+  namespace ei = Eigen::internal;
+  Packet a0 = ei::pset1<Packet>(0.f), a1 = a0;
+  std::int64_t j = 0;
+  for (; j + 2 * kLanes <= n; j += 2 * kLanes) {
+    a0 = ei::padd(a0, pterm(j));
+    a1 = ei::padd(a1, pterm(j + kLanes));
+  }
+  if (j + kLanes <= n) {
+    a0 = ei::padd(a0, pterm(j));
+    j += kLanes;
+  }
+  float s = ei::predux(ei::padd(a0, a1));
+  for (; j < n; ++j) s += sterm(j);
+  return s;
+}
+
+inline float sum(const float* x, std::int64_t n) {
+  namespace ei = Eigen::internal;
+  return reduce_sum(n, [&](std::int64_t j) { return ei::ploadu<Packet>(x + j); },
+                    [&](std::int64_t j) { return x[j]; });
+}
+
+// sum of (x - m)^2
+inline float sum_sq_centered(const float* x, std::int64_t n, float m) {
+  namespace ei = Eigen::internal;
+  const Packet pm = ei::pset1<Packet>(m);
+  return reduce_sum(n, [&](std::int64_t j) {
+        const Packet d = ei::psub(ei::ploadu<Packet>(x + j), pm);
+        return ei::pmul(d, d);
+      }, [&](std::int64_t j) { return (x[j] - m) * (x[j] - m); });
+}
+
+// sum of a * (x - m)
+inline float dot_centered(const float* a, const float* x, std::int64_t n, float m) {
+  namespace ei = Eigen::internal;
+  const Packet pm = ei::pset1<Packet>(m);
+  return reduce_sum(n, [&](std::int64_t j) {
+        return ei::pmul(ei::ploadu<Packet>(a + j), ei::psub(ei::ploadu<Packet>(x + j), pm));
+      }, [&](std::int64_t j) { return a[j] * (x[j] - m); });
+}
+
+// sum of a * b
+inline float dot(const float* a, const float* b, std::int64_t n) {
+  namespace ei = Eigen::internal;
+  return reduce_sum(n, [&](std::int64_t j) { return ei::pmul(ei::ploadu<Packet>(a + j), ei::ploadu<Packet>(b + j)); },
+                    [&](std::int64_t j) { return a[j] * b[j]; });
+}
+
 // Largest element of x[0, n); -inf for n == 0.
 inline float row_max(const float* x, std::int64_t n) {
   namespace ei = Eigen::internal;
@@ -64,6 +117,21 @@ inline void mul_sigmoid(float* y, const float* x, std::int64_t n, float k) {
   namespace ei = Eigen::internal;
   const Packet one = ei::pset1<Packet>(1.f), nk = ei::pset1<Packet>(-k);
   auto f = [&](const Packet& v) { return ei::pdiv(v, ei::padd(one, ei::pexp(ei::pmul(nk, v)))); };
+  std::int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) ei::pstoreu(y + j, f(ei::ploadu<Packet>(x + j)));
+  if (j < n) {
+    alignas(64) float buf[kLanes] = {};
+    for (std::int64_t l = 0; j + l < n; ++l) buf[l] = x[j + l];
+    ei::pstoreu(buf, f(ei::ploadu<Packet>(buf)));
+    for (std::int64_t l = 0; j + l < n; ++l) y[j + l] = buf[l];
+  }
+}
+
+// y[j] = sigmoid(x[j]). x may equal y.
+inline void sigmoid(float* y, const float* x, std::int64_t n) {
+  namespace ei = Eigen::internal;
+  const Packet one = ei::pset1<Packet>(1.f);
+  auto f = [&](const Packet& v) { return ei::pdiv(one, ei::padd(one, ei::pexp(ei::pnegate(v)))); };
   std::int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes) ei::pstoreu(y + j, f(ei::ploadu<Packet>(x + j)));
   if (j < n) {
