@@ -226,6 +226,14 @@ TEST_CASE("pickle: deep nesting, cycles and limits are errors, not crashes") {
   // A dict that contains itself as a value.
   CHECK(contains(error_of("\x80\x02}q\x00K\x01h\x00s."s), "cycle"));
 
+  // Shared sub-tuples: a 200-byte pickle whose dict key would be 2^60 long.
+  {
+    std::string p = "\x80\x02}"s + ")";  // dict, T0 = ()
+    for (int k = 0; k < 60; ++k) p += "2\x86";  // Tk+1 = (Tk, Tk) via DUP + TUPLE2
+    p += "Ns.";
+    CHECK(contains(error_of(p), "dict key longer than 1 MiB"));
+  }
+
   pickle::Options small;
   small.limits.max_values = 100;
   CHECK(contains(error_of("\x80\x02" + std::string(200, 'N') + ".", small), "more than 100 values"));

@@ -307,6 +307,14 @@ TEST_CASE("torch checkpoint: hostile and inconsistent files are refused") {
     p += ".";
     CHECK(contains(error_of_bytes(torch_zip(p, {{"0", six}})), "declared twice"));
   }
+  // A shared-list DAG with 2^60 paths is walked once per list.
+  {
+    std::string p = "\x80\x02]"s;
+    for (int k = 0; k < 60; ++k) p += "2\x86";  // Lk+1 = (Lk, Lk)
+    p += ".";
+    auto ck = io::load_torch_checkpoint_bytes(torch_zip(p, {}), "dag");
+    CHECK(ck.tensors.empty());
+  }
   // Big-endian storages (byteorder file) are swapped.
   {
     std::string be;

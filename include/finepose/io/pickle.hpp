@@ -23,7 +23,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -372,6 +371,8 @@ namespace detail {
 // (True == 1 == 1.0, as in Python).
 inline void key_text(const Value& v, std::string& out, int depth) {
   if (depth > 64) fail("pickle: dict key nested more than 64 deep");
+  // Shared sub-tuples can make a small pickle's key exponentially long.
+  if (out.size() > (std::size_t(1) << 20)) fail("pickle: dict key longer than 1 MiB");
   switch (v.kind) {
     case Kind::none: out += "N"; return;
     case Kind::boolean: out += v.b ? "i1;" : "i0;"; return;

@@ -300,18 +300,25 @@ inline std::string key_part(const pickle::Value& k) {
   return k.describe();
 }
 
-// Every tensor record in the object, with its dotted path.
+// Every tensor record in the object, with its dotted path. A dict or list
+// reached a second time (shared through the memo) is not walked again: a
+// small hostile pickle could otherwise describe exponentially many paths.
 inline void find_tensors(const pickle::Value& v, const std::string& path,
-                         std::vector<std::pair<std::string, const pickle::Value*>>& out, int depth) {
+                         std::vector<std::pair<std::string, const pickle::Value*>>& out,
+                         std::set<const void*>& seen, int depth) {
   if (depth > 2000) fail("checkpoint nested too deep");
   auto join = [&](const std::string& part) { return path.empty() ? part : path + "." + part; };
   if (is_tensor_record(v)) {
     out.emplace_back(path, &v);
-  } else if (v.is_dict()) {
-    for (const auto& kv : v.as_dict().entries) find_tensors(kv.second, join(key_part(kv.first)), out, depth + 1);
-  } else if (v.is_list() || v.is_tuple()) {
+    return;
+  }
+  if (!v.is_dict() && !v.is_list() && !v.is_tuple()) return;
+  if (!seen.insert(v.identity()).second) return;
+  if (v.is_dict()) {
+    for (const auto& kv : v.as_dict().entries) find_tensors(kv.second, join(key_part(kv.first)), out, seen, depth + 1);
+  } else {
     const auto& items = v.items();
-    for (std::size_t k = 0; k < items.size(); ++k) find_tensors(items[k], join(std::to_string(k)), out, depth + 1);
+    for (std::size_t k = 0; k < items.size(); ++k) find_tensors(items[k], join(std::to_string(k)), out, seen, depth + 1);
   }
 }
 
@@ -381,7 +388,10 @@ inline TorchCheckpoint load_torch_checkpoint_bytes(std::vector<std::uint8_t> byt
 
   // Find tensors; decide which to read; group them by storage.
   std::vector<std::pair<std::string, const pickle::Value*>> found;
-  find_tensors(ck.root, "", found, 0);
+  {
+    std::set<const void*> seen;
+    find_tensors(ck.root, "", found, seen, 0);
+  }
   struct Wanted {
     std::string key;
     TensorRef ref;
