@@ -386,3 +386,44 @@ TEST_CASE("npz: the real data sets in ../shared/data") {
   }
   if (found == 0) MESSAGE("skipped: no data sets under ", dir);
 }
+
+TEST_CASE("npz/npy: random multi-byte mutations never crash (only finepose::Error)") {
+  std::uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto next = [&]() {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  int accepted = 0, refused = 0;
+  for (const char* f : {"stored.npz", "compressed.npz", "fortran_be_i2.npy", "strings_U.npy"}) {
+    const auto full = read_file(fixture(f));
+    const bool is_npz = std::string(f).find(".npz") != std::string::npos;
+    for (int iter = 0; iter < 1500; ++iter) {
+      auto bad = full;
+      const int flips = 1 + int(next() % 8);
+      for (int k = 0; k < flips; ++k) bad[next() % bad.size()] = std::uint8_t(next());
+      try {
+        if (is_npz) {
+          for (auto& kv : parse_npz(bad, f))
+            if (kv.second.is_numeric()) to_vector<double>(kv.second);
+            else to_strings(kv.second);
+        } else {
+          NdArray a = parse_npy(bad, f);
+          if (a.is_numeric()) to_vector<double>(a);
+          else to_strings(a);
+        }
+        ++accepted;
+      } catch (const Error&) {
+        ++refused;
+      }
+    }
+  }
+  CHECK(refused > accepted);  // CRCs and size checks catch most damage
+}
+
+TEST_CASE("npz: saving a bfloat16 array names the array") {
+  NpzMap m;
+  m["weights"] = make_ndarray(DType::bf16, {2});
+  CHECK_THROWS_WITH_AS(serialize_npz(m), doctest::Contains("weights"), Error);
+}

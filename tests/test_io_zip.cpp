@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -247,4 +248,28 @@ TEST_CASE("zip: lying sizes, counts and overlapping entries are refused") {
     ZipReader zz(b, "inflate");
     CHECK_THROWS_WITH_AS(zz.read("two"), doctest::Contains("two"), Error);
   }
+}
+
+TEST_CASE("zip: a PyTorch checkpoint (torch.save) with 64-byte aligned, padded local headers") {
+  ZipReader z = ZipReader::open(fixture("torch_small.pt"));
+  REQUIRE(z.has("torch_small/data.pkl"));
+  REQUIRE(z.has("torch_small/data/0"));
+  REQUIRE(z.has("torch_small/data/1"));
+  for (const char* n : {"torch_small/data/0", "torch_small/data/1"}) {
+    const ZipEntry* e = z.find(n);
+    CHECK(e->data_offset % 64 == 0);
+    // the local header's extra (the padding) is longer than the central one
+    CHECK(e->data_offset > e->local_header_offset + 30 + e->name.size());
+  }
+  auto w = z.read("torch_small/data/0");  // torch.arange(6.) as float32
+  REQUIRE(w.size() == 24);
+  for (int i = 0; i < 6; ++i) {
+    float f;
+    std::memcpy(&f, w.data() + 4 * i, 4);
+    CHECK(f == float(i));
+  }
+  auto ints = z.read("torch_small/data/1");  // torch.tensor([1, 2, 3]) as int64
+  REQUIRE(ints.size() == 24);
+  for (int i = 0; i < 3; ++i) CHECK(load_le<std::int64_t>(ints.data() + 8 * i) == i + 1);
+  CHECK(z.read("torch_small/version").size() >= 1);
 }

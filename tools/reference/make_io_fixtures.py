@@ -37,6 +37,17 @@ with zipfile.ZipFile(path("zip64.zip"), "w") as z:
     with z.open(zi, "w", force_zip64=True) as f:
         f.write(payload_bin)
 
+# ---- a PyTorch zip checkpoint: local headers padded so data is 64-byte aligned --------
+try:
+    import torch
+
+    torch.save(
+        {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3), "i": torch.tensor([1, 2, 3])},
+        path("torch_small.pt"),
+    )
+except ImportError:
+    print("torch missing: torch_small.pt not written")
+
 try:
     import numpy as np
 except ImportError:

@@ -1,6 +1,7 @@
 #pragma once
 // Whole-file reads and writes. Writes go to a temporary sibling first and are
 // renamed into place, so a crash never leaves a half-written model or result.
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -43,7 +44,9 @@ inline std::string read_text_file(const std::string& path) {
 }
 
 inline void write_file(const std::string& path, const void* data, std::size_t n) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // Unique per process and call, so concurrent writers of one path never share a temporary.
+  static std::atomic<unsigned> counter{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) fail("cannot open '", tmp, "' for writing: ", std::strerror(errno));
   std::size_t put = n ? std::fwrite(data, 1, n, f) : 0;

@@ -180,7 +180,7 @@ inline void parse_descr(const std::string& d, const std::string& what, DType& dt
   }
 }
 
-inline std::string descr_of(const NdArray& a) {
+inline std::string descr_of(const NdArray& a, const std::string& what = "npy") {
   switch (a.dtype) {
     case DType::f16: return "<f2";
     case DType::f32: return "<f4";
@@ -198,7 +198,7 @@ inline std::string descr_of(const NdArray& a) {
     case DType::unicode: return "<U" + std::to_string(a.itemsize / 4);
     case DType::bf16: break;
   }
-  fail("npy: bfloat16 has no NumPy dtype; convert the array to float32 first");
+  fail(what, ": bfloat16 has no NumPy dtype; convert the array to float32 first");
 }
 
 inline void byteswap_elements(std::vector<std::uint8_t>& data, std::size_t width) {
@@ -283,9 +283,10 @@ inline NdArray parse_npy(const std::vector<std::uint8_t>& bytes, const std::stri
   return parse_npy(bytes.data(), bytes.size(), what);
 }
 
-inline std::vector<std::uint8_t> serialize_npy(const NdArray& a) {
-  check_ndarray(a, "serialize_npy");
-  std::string header = "{'descr': '" + npy_detail::descr_of(a) + "', 'fortran_order': False, 'shape': (";
+// `what` names the array in errors.
+inline std::vector<std::uint8_t> serialize_npy(const NdArray& a, const std::string& what = "serialize_npy") {
+  check_ndarray(a, what);
+  std::string header = "{'descr': '" + npy_detail::descr_of(a, what) + "', 'fortran_order': False, 'shape': (";
   for (std::size_t i = 0; i < a.shape.size(); ++i) header += (i ? ", " : "") + std::to_string(a.shape[i]);
   header += a.shape.size() == 1 ? ",), }" : "), }";  // Python's one-tuple is "(n,)"
 
@@ -309,7 +310,7 @@ inline std::vector<std::uint8_t> serialize_npy(const NdArray& a) {
 
 inline NdArray load_npy(const std::string& path) { return parse_npy(read_file(path), path); }
 
-inline void save_npy(const std::string& path, const NdArray& a) { write_file(path, serialize_npy(a)); }
+inline void save_npy(const std::string& path, const NdArray& a) { write_file(path, serialize_npy(a, path)); }
 
 }  // namespace io
 }  // namespace finepose

@@ -63,7 +63,7 @@ inline std::vector<std::uint8_t> serialize_npz(const NpzMap& arrays, bool compre
   ZipWriter w;
   for (const auto& kv : arrays) {
     if (kv.first.empty()) fail("save_npz: empty array name");
-    w.add(kv.first + ".npy", serialize_npy(kv.second), compress);
+    w.add(kv.first + ".npy", serialize_npy(kv.second, "npz array '" + kv.first + "'"), compress);
   }
   return w.finish();
 }
