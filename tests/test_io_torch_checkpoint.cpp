@@ -257,6 +257,9 @@ TEST_CASE("torch checkpoint: archive directory name, legacy and non-torch files"
   CHECK(ck.state_dict().at("w").to_vector() == std::vector<float>{1, 2, 3});
   CHECK(contains(error_of_file(kDir + "legacy.pt"), "legacy (pre-1.6) torch format is not supported; re-save with torch>=1.6"));
   CHECK(contains(error_of_file(kDir + "finepose_like_keys.txt"), "not a PyTorch checkpoint"));
+  const std::string whole = error_of_file(kDir + "whole_module.pt");
+  CHECK(contains(whole, "refusing global 'torch.nn.modules.linear.Linear'"));
+  CHECK(contains(whole, "re-save model.state_dict()"));
   CHECK(contains(error_of_bytes({}), "not a PyTorch checkpoint"));
   // A zip without */data.pkl.
   io::ZipWriter w;

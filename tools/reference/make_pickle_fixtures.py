@@ -154,6 +154,8 @@ def save_archive_and_legacy():
     with open(out("archive_name.pt"), "wb") as f:
         f.write(buf.getvalue())
     torch.save({"w": ramp(3, 1.0, 1.0)}, out("legacy.pt"), _use_new_zipfile_serialization=False)
+    # A whole module (not a state dict): its classes are not on the allow-list.
+    torch.save(torch.nn.Linear(2, 2), out("whole_module.pt"))
 
 
 # --------------------------------------------------------------------------

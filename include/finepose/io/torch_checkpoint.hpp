@@ -378,7 +378,14 @@ inline TorchCheckpoint load_torch_checkpoint_bytes(std::vector<std::uint8_t> byt
     po.source = label + ": " + pkl_name;
     po.limits = options.limits;
     po.persistent_load = [&](const pickle::Value& pid) { return storage_record(pid, po.source); };
-    ck.root = pickle::loads(pkl, po);
+    try {
+      ck.root = pickle::loads(pkl, po);
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      if (msg.find("refusing global") == std::string::npos) throw;
+      fail(msg, "; a checkpoint should hold only tensors and plain data (if this is a whole pickled model, "
+                "torch.save(model), re-save model.state_dict())");
+    }
   }
 
   if (ck.root.is_dict())
