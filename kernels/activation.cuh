@@ -8,7 +8,8 @@ namespace finepose::kernels {
 
 enum class Activation : int { none = 0, gelu = 1, quick_gelu = 2, silu = 3 };
 
-FP_HOST_DEVICE float gelu_erf(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
+// Phi(x) as 0.5 erfc(-x/sqrt 2): no cancellation in the left tail (as ops::gelu_forward)
+FP_HOST_DEVICE float gelu_erf(float x) { return 0.5f * x * erfcf(x * -0.70710678118654752f); }
 FP_HOST_DEVICE float quick_gelu(float x) { return x / (1.f + expf(-1.702f * x)); }
 FP_HOST_DEVICE float silu(float x) { return x / (1.f + expf(-x)); }
 

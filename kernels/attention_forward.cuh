@@ -137,8 +137,9 @@ void attention_forward_rows(T* out, float* lse, const T* q, const T* k, const T*
   // in one go and reuses each K/V tile for up to 32 query rows
   if (a.q_len <= 4) return launch_attention_forward<T, D, 1>(out, lse, q, k, v, a, stream);
   if (a.q_len <= 8) return launch_attention_forward<T, D, 2>(out, lse, q, k, v, a, stream);
-  if (a.q_len <= 16 || D > 64) return launch_attention_forward<T, D, 4>(out, lse, q, k, v, a, stream);
-  return launch_attention_forward<T, D, 8>(out, lse, q, k, v, a, stream);
+  if (a.q_len <= 16) return launch_attention_forward<T, D, 4>(out, lse, q, k, v, a, stream);
+  // 8 rows per warp for head_dim 128 would need 49 KiB of static shared memory
+  return launch_attention_forward<T, D, (D > 64 ? 4 : 8)>(out, lse, q, k, v, a, stream);
 }
 
 inline void check_attention_strides(const char* who, const char* name, std::int64_t bs, std::int64_t ts,

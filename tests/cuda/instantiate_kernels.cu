@@ -1,12 +1,40 @@
 // Instantiates every kernel for every storage type so that nvcc compiles all
-// of them for each architecture in CMAKE_CUDA_ARCHITECTURES (80;90).
+// of them for each architecture in FINEPOSE_KERNEL_ARCHS (80;90).
+#include "kernels/adaln_forward.cuh"
+#include "kernels/attention_forward.cuh"
+#include "kernels/ddim_step.cuh"
+#include "kernels/epilogue_forward.cuh"
 #include "kernels/layer_norm_forward.cuh"
+#include "kernels/pose_flip.cuh"
+#include "kernels/softmax_forward.cuh"
+#include "kernels/timestep_embedding.cuh"
 
 namespace finepose::kernels {
-template void layer_norm_forward<float>(float*, float*, float*, const float*, const float*, const float*, std::int64_t,
-                                        std::int64_t, float, stream_t);
-template void layer_norm_forward<bfloat16>(bfloat16*, float*, float*, const bfloat16*, const float*, const float*,
-                                           std::int64_t, std::int64_t, float, stream_t);
-template void layer_norm_forward<half>(half*, float*, float*, const half*, const float*, const float*, std::int64_t,
-                                       std::int64_t, float, stream_t);
+
+#define FP_INSTANTIATE_STORAGE(T)                                                                                     \
+  template void layer_norm_forward<T>(T*, float*, float*, const T*, const float*, const float*, std::int64_t,         \
+                                      std::int64_t, float, stream_t);                                                 \
+  template void adaln_silu_forward<T>(T*, const T*, const float*, const float*, const float*, std::int64_t,          \
+                                      std::int64_t, std::int64_t, float, stream_t);                                   \
+  template void attention_forward<T>(T*, float*, const T*, std::int64_t, std::int64_t, const T*, std::int64_t,       \
+                                     std::int64_t, const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
+                                     std::int64_t, std::int64_t, std::int64_t, float, bool, stream_t);               \
+  template void bias_activation_forward<T>(T*, const T*, const float*, std::int64_t, std::int64_t, Activation,       \
+                                           stream_t);                                                                 \
+  template void residual_add<T>(T*, const T*, std::int64_t, stream_t);                                              \
+  template void softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t, stream_t);                             \
+  template void flip_poses<T>(T*, std::int64_t, std::int64_t, std::int64_t, const JointPairs&, stream_t);
+
+FP_INSTANTIATE_STORAGE(float)
+FP_INSTANTIATE_STORAGE(bfloat16)
+FP_INSTANTIATE_STORAGE(half)
+#undef FP_INSTANTIATE_STORAGE
+
+// fp32-only kernels: referenced so their launchers are compiled here too
+void instantiate_fp32_only_kernels() {
+  ddim_predict(nullptr, nullptr, nullptr, nullptr, 0, 1.f, -1.f, 1.f, 1.0, 1.0);
+  ddim_update(nullptr, nullptr, nullptr, nullptr, 0, 1.f, 1.f, 1.f);
+  timestep_embedding(nullptr, nullptr, 0, 8);
+}
+
 }  // namespace finepose::kernels
