@@ -169,6 +169,13 @@ TEST_CASE("npy/npz: numpy reads what we write") {
 }
 
 TEST_CASE("npz: archives from np.savez (stored) and np.savez_compressed (deflate)") {
+  {
+    // numpy writes every member with force_zip64: the local header carries a zip64 extra field.
+    auto raw = read_file(fixture("stored.npz"));
+    const std::size_t name_len = load_le<std::uint16_t>(raw.data() + 26), extra_len = load_le<std::uint16_t>(raw.data() + 28);
+    REQUIRE(extra_len >= 20);
+    CHECK(load_le<std::uint16_t>(raw.data() + 30 + name_len) == 0x0001);
+  }
   for (const char* f : {"stored.npz", "compressed.npz"}) {
     NpzMap m = load_npz(fixture(f));
     REQUIRE(m.size() == 4);

@@ -210,8 +210,10 @@ inline void byteswap_elements(std::vector<std::uint8_t>& data, std::size_t width
 // Data laid out in Fortran order for `shape` -> C order.
 inline std::vector<std::uint8_t> fortran_to_c(const std::vector<std::uint8_t>& f, const Shape& shape, std::size_t item) {
   const std::size_t nd = shape.size();
-  std::vector<std::uint8_t> c(f.size());
   if (f.empty() || nd < 2) return f;
+  if (item == 0 || f.size() != checked_nbytes(shape, item, "fortran_to_c"))
+    fail("fortran_to_c: ", f.size(), " bytes do not match shape ", shape_str(shape), " of ", item, "-byte items");
+  std::vector<std::uint8_t> c(f.size());
   std::vector<std::int64_t> fstride(nd), idx(nd, 0);
   std::int64_t acc = 1;
   for (std::size_t k = 0; k < nd; ++k) {
