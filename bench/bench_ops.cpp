@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "finepose/core/parallel.hpp"
+#include "finepose/ops/activations.hpp"
 #include "finepose/ops/adaln.hpp"
 #include "finepose/ops/attention.hpp"
 #include "finepose/ops/gemm.hpp"
@@ -145,6 +146,19 @@ void BM_attention_backward(benchmark::State& st) {
 }
 BENCHMARK(BM_attention_backward)->Args({243, 8, 17, 64})->Args({17, 8, 243, 64})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// MLP activation on the hidden layer [4131, 1024].
+void BM_gelu_forward(benchmark::State& st) {
+  const std::int64_t n = st.range(0);
+  auto x = rnd(n, 1);
+  std::vector<float> y(n);
+  for (auto _ : st) {
+    ops::gelu_forward(y.data(), x.data(), n);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetItemsProcessed(std::int64_t(st.iterations()) * n);
+}
+BENCHMARK(BM_gelu_forward)->Arg(4131 * 1024)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // StylizationBlock core: groups = samples, rows = frames x joints.
 void BM_adaln_silu_forward(benchmark::State& st) {

@@ -137,9 +137,14 @@ void check_activation(const std::string& name, Fwd fwd, Bwd bwd, double (*f)(dou
   }
   CHECK(ref::rel_l2(y, yr) < 1e-6);
   CHECK(ref::rel_l2(dx, dxr) < 1e-6);
-  double worst = 0;  // also elementwise, so a bad tail region cannot hide in the L2 norm
-  for (i64 i = 0; i < n; ++i) worst = std::max(worst, std::abs(y[i] - yr[i]) / (1e-6 + std::abs(yr[i])));
-  CHECK(worst < 1e-4);
+  // also elementwise, so a bad region cannot hide in the L2 norm: float-level
+  // relative accuracy, or 1e-6 absolute (vectorised erf: ~1e-7 absolute in Phi, times |x|)
+  i64 bad = 0;
+  for (i64 i = 0; i < n; ++i) {
+    bad += std::abs(y[i] - yr[i]) > 1e-5 * std::abs(yr[i]) + 1e-6;
+    bad += std::abs(dx[i] - dxr[i]) > 1e-5 * std::abs(dxr[i]) + 1e-6;
+  }
+  CHECK(bad == 0);
   // derivative of the double reference vs central differences on a few points
   for (double p : {-4.0, -1.3, -0.2, 0.0, 0.7, 2.5, 6.0}) {
     const double h = 1e-6, fd = (f(p + h) - f(p - h)) / (2 * h);

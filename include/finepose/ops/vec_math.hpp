@@ -10,6 +10,7 @@
 #endif
 #include <Eigen/Core>
 #include <cstdint>
+#include <unsupported/Eigen/SpecialFunctions>
 #include <limits>
 
 namespace finepose::ops::vec {
@@ -139,6 +140,56 @@ inline void sigmoid(float* y, const float* x, std::int64_t n) {
     for (std::int64_t l = 0; j + l < n; ++l) buf[l] = x[j + l];
     ei::pstoreu(buf, f(ei::ploadu<Packet>(buf)));
     for (std::int64_t l = 0; j + l < n; ++l) y[j + l] = buf[l];
+  }
+}
+
+// Apply a packet function to x[0, n) -> y (may alias), tail through a padded copy.
+template <class F>
+void map_packets(float* y, const float* x, std::int64_t n, F f) {
+  namespace ei = Eigen::internal;
+  std::int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes) ei::pstoreu(y + j, f(ei::ploadu<Packet>(x + j), j));
+  if (j < n) {
+    alignas(64) float buf[kLanes] = {};
+    for (std::int64_t l = 0; j + l < n; ++l) buf[l] = x[j + l];
+    ei::pstoreu(buf, f(ei::ploadu<Packet>(buf), j));
+    for (std::int64_t l = 0; j + l < n; ++l) y[j + l] = buf[l];
+  }
+}
+
+// Standard normal CDF Phi(x) = 0.5 (1 + erf(x / sqrt 2)) with Eigen's float
+// erf (rational approximation, ~1e-7 absolute), as torch's vectorised GELU does.
+inline Packet normal_cdf(const Packet& x) {
+  namespace ei = Eigen::internal;
+  const Packet half = ei::pset1<Packet>(0.5f), r2 = ei::pset1<Packet>(0.70710678118654752f);
+  return ei::pmadd(half, ei::perf(ei::pmul(x, r2)), half);
+}
+
+// y = x * Phi(x) (exact-erf GELU).
+inline void gelu(float* y, const float* x, std::int64_t n) {
+  map_packets(y, x, n, [](const Packet& v, std::int64_t) { return Eigen::internal::pmul(v, normal_cdf(v)); });
+}
+
+// dx = dy * (Phi(x) + x * phi(x)); dx may alias dy.
+inline void gelu_grad(float* dx, const float* dy, const float* x, std::int64_t n) {
+  namespace ei = Eigen::internal;
+  const Packet c = ei::pset1<Packet>(0.39894228040143268f), mh = ei::pset1<Packet>(-0.5f);
+  // map over x; read dy by offset (the tail copy of dy is handled the same way)
+  std::int64_t j = 0;
+  auto f = [&](const Packet& v, const Packet& g) {
+    const Packet pdf = ei::pmul(c, ei::pexp(ei::pmul(mh, ei::pmul(v, v))));
+    return ei::pmul(g, ei::pmadd(v, pdf, normal_cdf(v)));
+  };
+  for (; j + kLanes <= n; j += kLanes)
+    ei::pstoreu(dx + j, f(ei::ploadu<Packet>(x + j), ei::ploadu<Packet>(dy + j)));
+  if (j < n) {
+    alignas(64) float bx[kLanes] = {}, bg[kLanes] = {};
+    for (std::int64_t l = 0; j + l < n; ++l) {
+      bx[l] = x[j + l];
+      bg[l] = dy[j + l];
+    }
+    ei::pstoreu(bx, f(ei::ploadu<Packet>(bx), ei::ploadu<Packet>(bg)));
+    for (std::int64_t l = 0; j + l < n; ++l) dx[j + l] = bx[l];
   }
 }
 
