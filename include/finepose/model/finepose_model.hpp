@@ -56,14 +56,14 @@ class FinePoseModel {
   // Text features for a label, computed once and cached (thread-safe).
   const TextFeatures& text_features(const std::string& action) const {
     const std::string key = cfg_.variant == PromptVariant::h36m ? action : std::string();
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(*mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) return *it->second;
     auto f = std::make_unique<TextFeatures>(net_.encode_text(prompt_tokens(key)));
     return *cache_.emplace(key, std::move(f)).first->second;
   }
   void clear_text_cache() {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(*mu_);
     cache_.clear();
   }
 
@@ -99,7 +99,7 @@ class FinePoseModel {
   MixSTE2 net_;
   CosineSchedule sched_;
   TokenizeFn tokenize_;
-  mutable std::mutex mu_;
+  mutable std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();  // unique_ptr: the model stays movable
   mutable std::map<std::string, std::unique_ptr<TextFeatures>> cache_;
 };
 

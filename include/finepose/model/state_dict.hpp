@@ -72,6 +72,10 @@ inline FinePoseConfig infer_config(const StateDict& sd, const UnshapedConfig& u 
   c.encoder_layers = count_indexed(sd, p + "textTransEncoder.layers.", ".norm1.weight");
   if (c.encoder_layers > 0) c.encoder_ff = sd_get(sd, p + "textTransEncoder.layers.0.linear1.weight").size(0);
   c.variant = sd.count(p + "ctx_verb") ? PromptVariant::h36m : PromptVariant::mpi3dhp;
+  if (c.variant == PromptVariant::mpi3dhp) {  // main_3dhp.py: the 3DHP joint order's sides
+    c.joints_left = {5, 6, 7, 11, 12, 13};
+    c.joints_right = {2, 3, 4, 8, 9, 10};
+  }
   c.ctx_lengths.clear();
   int64_t ctx_total = 0;
   for (const auto& name : c.ctx_names()) {

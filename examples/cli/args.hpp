@@ -1,0 +1,127 @@
+#pragma once
+// A small command-line parser for the finepose tool: declared options only,
+// "--name value" or "--name=value", boolean switches, positionals; unknown or
+// malformed options are errors that name the option.
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "finepose/core/error.hpp"
+
+namespace finepose::cli {
+
+struct OptionSpec {
+  std::string name;  // without "--"
+  std::string meta;  // e.g. "FILE"; empty for switches
+  std::string help;
+};
+
+class Args {
+ public:
+  Args(std::string command, std::string usage, std::vector<OptionSpec> specs)
+      : command_(std::move(command)), usage_(std::move(usage)), specs_(std::move(specs)) {
+    specs_.push_back({"help", "", "print this help"});
+  }
+
+  // Returns false when --help was given (help already printed).
+  bool parse(int argc, char** argv) {
+    for (int i = 0; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.rfind("--", 0) != 0 || a == "--") {
+        positional_.push_back(a);
+        continue;
+      }
+      std::string name = a.substr(2), value;
+      bool has_value = false;
+      auto eq = name.find('=');
+      if (eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        has_value = true;
+      }
+      const OptionSpec* s = find(name);
+      if (!s) fail(command_, ": unknown option --", name, " (see finepose ", command_, " --help)");
+      if (s->meta.empty()) {
+        if (has_value) fail(command_, ": option --", name, " takes no value");
+        values_[name] = "1";
+      } else {
+        if (!has_value) {
+          if (i + 1 >= argc) fail(command_, ": option --", name, " needs a value (", s->meta, ")");
+          value = argv[++i];
+        }
+        values_[name] = value;
+      }
+    }
+    if (has("help")) {
+      print_help();
+      return false;
+    }
+    return true;
+  }
+
+  void print_help() const {
+    std::printf("usage: finepose %s %s\n\noptions:\n", command_.c_str(), usage_.c_str());
+    for (const auto& s : specs_) {
+      std::string left = "--" + s.name + (s.meta.empty() ? "" : " " + s.meta);
+      std::printf("  %-28s %s\n", left.c_str(), s.help.c_str());
+    }
+  }
+
+  bool has(const std::string& n) const { return values_.count(n) > 0; }
+  std::string get(const std::string& n, const std::string& def = "") const {
+    auto it = values_.find(n);
+    return it == values_.end() ? def : it->second;
+  }
+  std::string require(const std::string& n) const {
+    if (!has(n)) fail(command_, ": missing required option --", n, " (see finepose ", command_, " --help)");
+    return get(n);
+  }
+  long long get_int(const std::string& n, long long def) const {
+    if (!has(n)) return def;
+    const std::string v = get(n);
+    char* end = nullptr;
+    errno = 0;
+    long long r = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end || errno) fail(command_, ": --", n, " expects an integer, got '", v, "'");
+    return r;
+  }
+  double get_double(const std::string& n, double def) const {
+    if (!has(n)) return def;
+    const std::string v = get(n);
+    char* end = nullptr;
+    double r = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end) fail(command_, ": --", n, " expects a number, got '", v, "'");
+    return r;
+  }
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  const OptionSpec* find(const std::string& n) const {
+    for (const auto& s : specs_)
+      if (s.name == n) return &s;
+    return nullptr;
+  }
+  std::string command_, usage_;
+  std::vector<OptionSpec> specs_;
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_;
+};
+
+inline std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ',') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+}  // namespace finepose::cli

@@ -1,0 +1,79 @@
+#pragma once
+// finepose sample: multi-hypothesis DDIM sampling of a FinePOSE model on a
+// clip of 2D keypoints, writing every step's x0 estimate.
+#include <cstdio>
+
+#include "args.hpp"
+#include "finepose/io/npz.hpp"
+#include "finepose/model/model_file.hpp"
+#include "progress.hpp"
+
+namespace finepose::cli {
+
+inline int cmd_sample(int argc, char** argv) {
+  Args a("sample", "--checkpoint FILE --input in.npz [--action NAME[,NAME...]] --hypotheses H --steps K [--flip] [--seed S | --noise noise.npz] --out out.npz",
+         {{"checkpoint", "FILE", "model: official .bin/.pth checkpoint or finepose .safetensors"},
+          {"input", "FILE", "npz with keypoints_2d (F,J,2) or (B,F,J,2) float32, normalised screen coordinates"},
+          {"action", "NAME[,NAME...]", "action label for all items, or one per batch item (Human3.6M models)"},
+          {"hypotheses", "H", "number of hypotheses (default 1)"},
+          {"steps", "K", "DDIM sampling steps (default 1)"},
+          {"flip", "", "flip test-time augmentation"},
+          {"seed", "S", "RNG seed for the noise (default 0)"},
+          {"noise", "FILE", "npz with noise_init (B,H,F,J,3) and noise_steps (K-1,B,H,F,J,3) to replay"},
+          {"out", "FILE", "output npz: poses_3d (B,K,H,F,J,3)"},
+          {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for labels other than the 15 Human3.6M actions"},
+          {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads, scale)"},
+          {"threads", "N", "CPU threads (default: all)"},
+          {"quiet", "", "no progress output"},
+          {"json", "", "print a JSON summary"}});
+  if (!a.parse(argc, argv)) return 0;
+  if (a.has("threads")) set_num_threads(int(a.get_int("threads", 0)));
+  ModelFileOptions mo;
+  if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
+  FinePoseModel model = load_model(a.require("checkpoint"), mo);
+  if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+
+  const std::string in_path = a.require("input");
+  TensorF x2d = io::to_tensor<float>(io::load_npz_array(in_path, "keypoints_2d"));
+  if (x2d.dim() == 3) x2d = x2d.reshape({1, x2d.size(0), x2d.size(1), x2d.size(2)});
+  FINEPOSE_CHECK(x2d.dim() == 4, "sample: '", in_path, "': keypoints_2d has shape ", shape_str(x2d.shape()),
+                 ", expected (F,J,2) or (B,F,J,2)");
+  SampleOptions opt;
+  opt.hypotheses = a.get_int("hypotheses", 1);
+  opt.steps = a.get_int("steps", 1);
+  opt.flip = a.has("flip");
+  FINEPOSE_CHECK(!(a.has("seed") && a.has("noise")), "sample: give --seed or --noise, not both");
+  opt.seed = std::uint64_t(a.get_int("seed", 0));
+  TensorF noise_init, noise_steps;
+  if (a.has("noise")) {
+    auto nz = io::load_npz(a.get("noise"));
+    auto need = [&](const char* n) -> TensorF {
+      auto it = nz.find(n);
+      if (it == nz.end()) fail("sample: noise file '", a.get("noise"), "' has no array '", n, "'");
+      return io::to_tensor<float>(it->second);
+    };
+    noise_init = need("noise_init");
+    opt.noise_init = &noise_init;
+    if (opt.steps > 1) {
+      noise_steps = need("noise_steps");
+      opt.noise_steps = &noise_steps;
+    }
+  }
+  std::vector<std::string> actions;
+  if (a.has("action")) actions = split_commas(a.get("action"));
+  if (model.config().variant == PromptVariant::h36m && actions.empty())
+    fail("sample: this model needs --action (e.g. --action Walking)");
+  Progress bar("sampling", opt.steps, a.has("quiet") || a.has("json"));
+  opt.on_step = [&](int64_t k, int64_t) { bar.update(k + 1); };
+  TensorF poses = model.sample(x2d, actions, opt);
+  bar.finish();
+  io::NpzMap out;
+  out["poses_3d"] = io::from_tensor(poses);
+  io::save_npz(a.require("out"), out);
+  if (a.has("json"))
+    std::printf("{\"out\": \"%s\", \"shape\": \"%s\", \"seconds\": %.3f}\n", a.get("out").c_str(),
+                shape_str(poses.shape()).c_str(), bar.elapsed());
+  return 0;
+}
+
+}  // namespace finepose::cli

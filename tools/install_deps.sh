@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what finepose needs to build and test on Debian (run as root).
+#   tools/install_deps.sh            build + test dependencies
+#   tools/install_deps.sh --runtime  only what the demo needs
+set -euo pipefail
+pkgs=(cmake make g++ libeigen3-dev zlib1g-dev)
+if [ "${1:-}" != "--runtime" ]; then
+  # doctest + benchmark for the suites; Debian's PyTorch (CPU) + numpy/scipy write the
+  # parity fixtures; OpenBLAS so Debian's torch does not fall back to the reference BLAS.
+  pkgs+=(doctest-dev libbenchmark-dev python3 python3-numpy python3-scipy python3-torch libopenblas0-pthread)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+fi
