@@ -7,6 +7,31 @@
 #include "finepose/version.hpp"
 #include "cmd_convert.hpp"
 #include "cmd_sample.hpp"
+// Further commands live in their own headers; each is compiled in when present.
+#if __has_include("cmd_metrics.hpp")
+#include "cmd_metrics.hpp"
+#define FINEPOSE_CLI_METRICS 1
+#endif
+#if __has_include("cmd_eval.hpp")
+#include "cmd_eval.hpp"
+#define FINEPOSE_CLI_EVAL 1
+#endif
+#if __has_include("cmd_train.hpp")
+#include "cmd_train.hpp"
+#define FINEPOSE_CLI_TRAIN 1
+#endif
+#if __has_include("cmd_infer.hpp")
+#include "cmd_infer.hpp"
+#define FINEPOSE_CLI_INFER 1
+#endif
+#if __has_include("cmd_render.hpp")
+#include "cmd_render.hpp"
+#define FINEPOSE_CLI_RENDER 1
+#endif
+#if __has_include("cmd_bench.hpp")
+#include "cmd_bench.hpp"
+#define FINEPOSE_CLI_BENCH 1
+#endif
 
 namespace {
 
@@ -19,6 +44,24 @@ struct Command {
 const Command kCommands[] = {
     {"sample", "multi-hypothesis DDIM sampling of 2D keypoints -> 3D poses (every step)", finepose::cli::cmd_sample},
     {"convert", "convert an official checkpoint to finepose's .safetensors", finepose::cli::cmd_convert},
+#ifdef FINEPOSE_CLI_METRICS
+    {"metrics", "score 3D predictions against ground truth (MPJPE, P-MPJPE, PCK, AUC; four aggregations)", finepose::cli::cmd_metrics},
+#endif
+#ifdef FINEPOSE_CLI_EVAL
+    {"eval", "evaluate a model on Human3.6M, MPI-INF-3DHP or HumanEva-I (paper tables)", finepose::cli::cmd_eval},
+#endif
+#ifdef FINEPOSE_CLI_TRAIN
+    {"train", "train a FinePOSE model", finepose::cli::cmd_train},
+#endif
+#ifdef FINEPOSE_CLI_INFER
+    {"infer", "lift a detector's 2D keypoints (COCO/OpenPose/Halpe JSON, CSV, npz) to 3D", finepose::cli::cmd_infer},
+#endif
+#ifdef FINEPOSE_CLI_RENDER
+    {"render", "draw 2D input and 3D poses to PNG frames / GIF / MP4", finepose::cli::cmd_render},
+#endif
+#ifdef FINEPOSE_CLI_BENCH
+    {"bench", "time the denoiser and full sampling, report GFLOP/s and memory", finepose::cli::cmd_bench},
+#endif
 };
 
 void usage() {
