@@ -138,11 +138,12 @@ void check_activation(const std::string& name, Fwd fwd, Bwd bwd, double (*f)(dou
   CHECK(ref::rel_l2(y, yr) < 1e-6);
   CHECK(ref::rel_l2(dx, dxr) < 1e-6);
   // also elementwise, so a bad region cannot hide in the L2 norm: float-level
-  // relative accuracy, or 1e-6 absolute (vectorised erf: ~1e-7 absolute in Phi, times |x|)
+  // relative accuracy, or 3e-6 absolute: the vectorised erf is ~1e-7 absolute in Phi
+  // (4e-7 without FMA near its clamp), times |x|, where GELU is nearly 0
   i64 bad = 0;
   for (i64 i = 0; i < n; ++i) {
-    bad += std::abs(y[i] - yr[i]) > 1e-5 * std::abs(yr[i]) + 1e-6;
-    bad += std::abs(dx[i] - dxr[i]) > 1e-5 * std::abs(dxr[i]) + 1e-6;
+    bad += std::abs(y[i] - yr[i]) > 1e-5 * std::abs(yr[i]) + 3e-6;
+    bad += std::abs(dx[i] - dxr[i]) > 1e-5 * std::abs(dxr[i]) + 3e-6;
   }
   CHECK(bad == 0);
   // derivative of the double reference vs central differences on a few points

@@ -83,17 +83,18 @@ inline float row_max(const float* x, std::int64_t n) {
   return r;
 }
 
-// y[j] = exp(x[j] - shift), exactly 0 where x[j] == -inf; returns sum of y.
+// y[j] = exp(x[j] - shift); exactly 0 where that underflows float (x - shift
+// below -87.3, -inf included: pexp itself clamps instead). Returns sum of y.
 // x may equal y. shift must be finite.
 inline float exp_shifted_sum(float* y, const float* x, std::int64_t n, float shift) {
   namespace ei = Eigen::internal;
   const Packet s = ei::pset1<Packet>(shift);
-  const Packet ninf = ei::pset1<Packet>(-std::numeric_limits<float>::infinity());
+  const Packet lo = ei::pset1<Packet>(-87.3f);
   Packet acc = ei::pzero(s);
   std::int64_t j = 0;
   auto one = [&](const Packet& v) {
-    const Packet e = ei::pand(ei::pexp(ei::psub(v, s)), ei::pcmp_lt(ninf, v));
-    return e;
+    const Packet d = ei::psub(v, s);
+    return ei::pandnot(ei::pexp(d), ei::pcmp_lt(d, lo));  // NaN compares false: stays NaN
   };
   for (; j + kLanes <= n; j += kLanes) {
     const Packet e = one(ei::ploadu<Packet>(x + j));
