@@ -1,0 +1,190 @@
+#pragma once
+// finepose bench: times one denoiser call and a full DDIM sampling run of a
+// FinePOSE model with random weights (paper dims by default), and a square
+// fp32 GEMM as the machine's reference peak, all in one process.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "finepose/core/philox.hpp"
+#include "finepose/model/finepose_model.hpp"
+#include "finepose/model/flop_count.hpp"
+#include "finepose/ops/gemm.hpp"
+
+namespace finepose::cli {
+
+namespace bench_detail {
+
+inline double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Peak resident set of this process so far (ru_maxrss is in KiB on Linux).
+inline double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
+// Current resident set, from /proc/self/statm (0 where unavailable).
+inline double current_rss_mb() {
+  std::ifstream f("/proc/self/statm");
+  long long pages = 0, resident = 0;
+  if (!(f >> pages >> resident)) return 0;
+  return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+// Random weights of a plausible scale: LayerNorm weights near 1, the rest N(0, 0.02^2),
+// so activations stay in range (no overflow, no denormal storms) through depth 8.
+inline void randomise(FinePoseModel& m, std::uint64_t seed) {
+  std::uint64_t stream = 0;
+  m.visit([&](const std::string& name, TensorF& p) {
+    NormalStream(seed, ++stream).fill(p.data(), p.numel());
+    const bool norm_weight = p.dim() == 1 && name.size() >= 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+    for (int64_t i = 0; i < p.numel(); ++i) p.data()[i] = norm_weight ? 1.f + 0.02f * p.data()[i] : 0.02f * p.data()[i];
+  });
+}
+
+// Our GEMM on n x n x n (C = A B), median GFLOP/s.
+inline double gemm_gflops(int64_t n, int repeats) {
+  TensorF a = NormalStream(1, 1).normal({n, n}), b = NormalStream(1, 2).normal({n, n}), c({n, n});
+  ops::gemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);  // warm-up
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    const double t0 = now_s();
+    ops::gemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+    t.push_back(now_s() - t0);
+  }
+  return 2.0 * double(n) * double(n) * double(n) / median(t) / 1e9;
+}
+
+}  // namespace bench_detail
+
+inline int cmd_bench(int argc, char** argv) {
+  using namespace bench_detail;
+  Args a("bench", "[--depth D] [--frames F] [--batch B] [--hypotheses H] [--steps K] [--flip] [--threads T] [--json]",
+         {{"depth", "D", "transformer depth (default 8)"},
+          {"frames", "F", "frames per clip (default 243)"},
+          {"batch", "B", "clips per call (default 1)"},
+          {"hypotheses", "H", "hypotheses per clip (default 1)"},
+          {"steps", "K", "DDIM steps of the sampling run (default 10; 0 skips it)"},
+          {"flip", "", "flip augmentation in the sampling run (and the denoiser call's batch doubled)"},
+          {"threads", "T", "CPU threads (default: all)"},
+          {"dim", "N", "latent width (default 512)"},
+          {"heads", "N", "attention heads (default 8)"},
+          {"repeats", "N", "timed repeats of the denoiser call (default 5; median reported)"},
+          {"sampling-repeats", "N", "timed repeats of the sampling run (default 1)"},
+          {"gemm", "N", "also time our fp32 GEMM at N x N x N (default 2048; 0 skips)"},
+          {"seed", "S", "seed of the random weights and inputs (default 0)"},
+          {"json", "", "print one JSON object"}});
+  if (!a.parse(argc, argv)) return 0;
+  if (a.has("threads")) {
+    const long long t = a.get_int("threads", 0);
+    FINEPOSE_CHECK(t >= 1 && t <= 1024, "bench: --threads ", t, " is out of range");
+    set_num_threads(int(t));
+  }
+  FinePoseConfig cfg;
+  cfg.depth = a.get_int("depth", 8);
+  cfg.frames = a.get_int("frames", 243);
+  cfg.dim = a.get_int("dim", 512);
+  cfg.heads = a.get_int("heads", 8);
+  cfg.mlp_hidden = 2 * cfg.dim;
+  cfg.validate();
+  const int64_t B = a.get_int("batch", 1), H = a.get_int("hypotheses", 1), K = a.get_int("steps", 10);
+  const bool flip = a.has("flip");
+  const int repeats = int(a.get_int("repeats", 5)), srepeats = int(a.get_int("sampling-repeats", 1));
+  const int64_t gemm_n = a.get_int("gemm", 2048);
+  const std::uint64_t seed = std::uint64_t(a.get_int("seed", 0));
+  FINEPOSE_CHECK(B >= 1 && B <= 4096, "bench: --batch ", B, " is out of range");
+  FINEPOSE_CHECK(H >= 1 && H <= 1000, "bench: --hypotheses ", H, " is out of range");
+  FINEPOSE_CHECK(K >= 0 && K <= 1000, "bench: --steps ", K, " is out of range");
+  FINEPOSE_CHECK(repeats >= 1 && repeats <= 1000 && srepeats >= 1 && srepeats <= 100, "bench: repeats out of range");
+  FINEPOSE_CHECK(gemm_n >= 0 && gemm_n <= 16384, "bench: --gemm ", gemm_n, " is out of range");
+  const bool json = a.has("json");
+
+  FinePoseModel model(cfg);
+  randomise(model, seed);
+  const std::string action = "Walking";
+
+  // text branch: once per label (cached afterwards)
+  double t0 = now_s();
+  const TextFeatures& tf = model.text_features(action);
+  const double text_s = now_s() - t0;
+
+  // one denoiser call: the flipped copy rides in the same batch, as in sampling
+  const int64_t NB = flip ? 2 * B : B;
+  const TensorF x2d = NormalStream(seed, 1001).normal({NB, cfg.frames, cfg.joints, cfg.in_chans});
+  const TensorF x3d = NormalStream(seed, 1002).normal({NB, H, cfg.frames, cfg.joints, 3});
+  const std::vector<int64_t> t(std::size_t(NB), 500);
+  const std::vector<const TextFeatures*> texts(std::size_t(NB), &tf);
+  model.net().forward(x2d, x3d, t, texts);  // warm-up
+  std::vector<double> dt;
+  for (int r = 0; r < repeats; ++r) {
+    t0 = now_s();
+    model.net().forward(x2d, x3d, t, texts);
+    dt.push_back(now_s() - t0);
+  }
+  const double denoiser_s = median(dt);
+  const FlopCount fc = model_flops(cfg, NB, H);
+  const double gflops = fc.pose / denoiser_s / 1e9;
+
+  // full sampling run
+  double sampling_s = 0, rss_before = current_rss_mb(), rss_after = 0;
+  if (K > 0) {
+    const TensorF clip = NormalStream(seed, 1003).normal({B, cfg.frames, cfg.joints, cfg.in_chans});
+    SampleOptions opt;
+    opt.hypotheses = H;
+    opt.steps = K;
+    opt.flip = flip;
+    opt.seed = seed;
+    std::vector<double> st;
+    for (int r = 0; r < srepeats; ++r) {
+      t0 = now_s();
+      TensorF out = model.sample(clip, {action}, opt);
+      st.push_back(now_s() - t0);
+    }
+    sampling_s = median(st);
+    rss_after = current_rss_mb();
+  }
+  const double gemm = gemm_n > 0 ? gemm_gflops(gemm_n, 5) : 0;
+  const double peak = peak_rss_mb();
+
+  if (json) {
+    std::printf(
+        "{\"depth\": %lld, \"frames\": %lld, \"batch\": %lld, \"hypotheses\": %lld, \"steps\": %lld, \"flip\": %s, "
+        "\"threads\": %d, \"dim\": %lld, \"heads\": %lld, \"denoiser_s\": %.6f, \"sampling_s\": %.6f, \"text_s\": %.6f, "
+        "\"denoiser_gflop\": %.3f, \"text_gflop\": %.3f, \"gflops\": %.3f, \"gemm_n\": %lld, \"gemm_gflops\": %.3f, "
+        "\"gemm_fraction\": %.4f, \"rss_before_sampling_mb\": %.1f, \"rss_after_sampling_mb\": %.1f, "
+        "\"peak_rss_mb\": %.1f}\n",
+        (long long)cfg.depth, (long long)cfg.frames, (long long)B, (long long)H, (long long)K, flip ? "true" : "false",
+        num_threads(), (long long)cfg.dim, (long long)cfg.heads, denoiser_s, sampling_s, text_s, fc.pose / 1e9,
+        fc.text / 1e9, gflops, (long long)gemm_n, gemm, gemm > 0 ? gflops / gemm : 0.0, rss_before, rss_after, peak);
+  } else {
+    std::printf("finepose bench: depth %lld, %lld frames, dim %lld, %lld heads, batch %lld%s, %lld hypotheses, %d threads\n",
+                (long long)cfg.depth, (long long)cfg.frames, (long long)cfg.dim, (long long)cfg.heads, (long long)B,
+                flip ? " (+ flipped copy)" : "", (long long)H, num_threads());
+    std::printf("  text branch (once per label): %.3f s (%.2f GFLOP)\n", text_s, fc.text / 1e9);
+    std::printf("  denoiser call: %.4f s median of %d (%.2f GFLOP, %.1f GFLOP/s)\n", denoiser_s, repeats, fc.pose / 1e9,
+                gflops);
+    if (K > 0) std::printf("  sampling, %lld steps: %.3f s\n", (long long)K, sampling_s);
+    if (gemm > 0)
+      std::printf("  our GEMM %lld^3: %.1f GFLOP/s; denoiser at %.0f%% of it\n", (long long)gemm_n, gemm,
+                  100.0 * gflops / gemm);
+    std::printf("  RSS before/after sampling %.0f / %.0f MB, peak %.0f MB\n", rss_before, rss_after, peak);
+  }
+  return 0;
+}
+
+}  // namespace finepose::cli
