@@ -1,0 +1,354 @@
+#pragma once
+// 2D keypoints (pixels, Human3.6M-17 order) of any length -> root-relative 3D
+// poses in millimetres, with a FinePOSE model.
+//
+//   StreamingLifter  push frames one at a time, get final frames back with a
+//                    bounded latency (at most T - 1 frames, T = model frames),
+//                    flush() at the end.
+//   lift_sequence    a whole sequence at once (gap filling, then the
+//                    streaming lifter over all frames; same numbers).
+//
+// Inputs are normalised with VideoPose3D's normalize_screen_coordinates
+// (pixels / w * 2 - [1, h / w]), as the models were trained. Outputs:
+// H36M-17 order, root (pelvis) at 0, millimetres. A Human3.6M model predicts
+// metres (upstream trains on metres), so its output is multiplied by 1000; an
+// MPI-INF-3DHP model already predicts millimetres in its own 17-joint order,
+// which is mapped to and from H36M-17 (approximately: 3DHP head_top / neck /
+// head stand for H36M head / thorax / neck_nose).
+//
+// Text: a Human3.6M model is trained with one of the 15 Human3.6M action
+// labels in its prompt. Without a label (action empty or "auto") the lifter
+// uses kDefaultAction ("Waiting", a generic mostly-standing activity) and
+// says so; the label is conditioning only, a wrong one costs accuracy (the
+// FinePOSE paper's prompt ablation: a few mm MPJPE), not a failure. An
+// MPI-INF-3DHP model has no action prompt.
+//
+// Aggregation of H hypotheses: P-Agg (mean), or J-Agg (per joint, the
+// hypothesis whose reprojection is closest to the 2D input). J-Agg needs a
+// camera and the root position: with intrinsics it uses them; without, it
+// assumes assumed_intrinsics(w, h) (focal length 1.145 w, centred) and says
+// so. The root position is fitted from the P-Agg pose (root_fit.hpp).
+// Camera-space trajectories are reported only when intrinsics are given.
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "finepose/model/finepose_model.hpp"
+#include "finepose/pose/aggregation.hpp"
+#include "finepose/pose/camera.hpp"
+#include "finepose/pose/skeleton.hpp"
+#include "finepose/wild/gap_fill.hpp"
+#include "finepose/wild/root_fit.hpp"
+#include "finepose/wild/windowing.hpp"
+
+namespace finepose::wild {
+
+inline const char* kDefaultAction = "Waiting";
+
+enum class Aggregation { p_agg, j_agg };
+
+inline Aggregation aggregation_from_name(const std::string& n) {
+  if (n == "p-agg" || n == "p_agg") return Aggregation::p_agg;
+  if (n == "j-agg" || n == "j_agg") return Aggregation::j_agg;
+  fail("unknown aggregation '", n, "' (j-agg or p-agg)");
+}
+
+struct LiftOptions {
+  std::string action;  // Human3.6M action label; "" or "auto": kDefaultAction
+  int64_t hypotheses = 1;
+  int64_t steps = 1;
+  bool flip = false;
+  std::uint64_t seed = 0;
+  Aggregation aggregation = Aggregation::p_agg;
+  std::optional<pose::CameraIntrinsics> intrinsics;  // pixel intrinsics of the video's camera
+  int64_t overlap = -1;        // window overlap in frames; -1: default_overlap(T)
+  bool keep_hypotheses = false;
+  double min_score = 0.3;      // joints below this score are missing (filled)
+  std::function<void(int64_t done, int64_t total)> on_window;  // progress
+};
+
+// One output frame.
+struct LiftedFrame {
+  int64_t index = 0;
+  std::vector<float> pose;        // 17 * 3, mm, root-relative
+  std::vector<float> hypotheses;  // H * 17 * 3 (keep_hypotheses)
+  bool has_trajectory = false;
+  float trajectory[3] = {0, 0, 0};  // camera-space root, mm (intrinsics given)
+};
+
+struct Lifted {
+  TensorF poses;        // (F, 17, 3) mm, root-relative, H36M-17 order
+  TensorF hypotheses;   // (F, H, 17, 3) with keep_hypotheses
+  TensorF trajectory;   // (F, 3) camera-space root in mm, only with intrinsics
+  std::string action;   // label used ("" for a model without action prompt)
+  GapReport gaps;
+  std::vector<std::string> notes;  // what was assumed, in words
+};
+
+namespace detail {
+// 3DHP-17 joint k is H36M-17 joint kH36mFor3dhp[k].
+inline const int kH36mFor3dhp[17] = {10, 8, 14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6, 0, 7, 9};
+}  // namespace detail
+
+class StreamingLifter {
+ public:
+  static constexpr int J = 17;
+
+  // The model must outlive the lifter. hold_low_confidence: a joint below
+  // min_score takes its last confident position (causal gap filling; turn
+  // off when the input is already filled).
+  StreamingLifter(const FinePoseModel& model, int width, int height, LiftOptions opt, bool hold_low_confidence = true)
+      : model_(model), w_(width), h_(height), opt_(std::move(opt)), hold_(hold_low_confidence) {
+    const auto& cfg = model.config();
+    FINEPOSE_CHECK(width > 0 && height > 0, "lift: image size ", width, "x", height, " must be positive (--width/--height)");
+    FINEPOSE_CHECK(cfg.joints == J && cfg.in_chans == 2, "lift: the model takes ", cfg.joints, " joints x ", cfg.in_chans,
+                   " coordinates; in-the-wild lifting needs a 17-joint 2D model");
+    FINEPOSE_CHECK(opt_.hypotheses >= 1 && opt_.hypotheses <= 1000, "lift: hypotheses = ", opt_.hypotheses, " out of range 1..1000");
+    FINEPOSE_CHECK(opt_.steps >= 1 && opt_.steps <= cfg.timesteps, "lift: steps = ", opt_.steps, " out of range 1..", cfg.timesteps);
+    T_ = cfg.frames;
+    overlap_ = opt_.overlap < 0 ? default_overlap(T_) : opt_.overlap;
+    FINEPOSE_CHECK(overlap_ < T_, "lift: overlap ", overlap_, " must be smaller than the model's ", T_, " frames");
+    threedhp_ = cfg.variant == PromptVariant::mpi3dhp;
+    unit_to_mm_ = threedhp_ ? 1.0 : 1000.0;  // ddim output: metres (H36M) or mm (3DHP, already x1000)
+    if (threedhp_) {
+      if (!opt_.action.empty() && opt_.action != "auto")
+        notes_.push_back("this MPI-INF-3DHP model has no action prompt; --action " + opt_.action + " is ignored");
+      action_.clear();
+    } else if (opt_.action.empty() || opt_.action == "auto") {
+      action_ = kDefaultAction;
+      notes_.push_back(std::string("no action label given: using \"") + kDefaultAction +
+                       "\" (the model was trained with the 15 Human3.6M action labels; a wrong label costs accuracy, see --help)");
+    } else {
+      action_ = opt_.action;
+      model.text_features(action_);  // fails now, with the label in the message, if it cannot be tokenised
+    }
+    if (opt_.aggregation == Aggregation::j_agg && !opt_.intrinsics)
+      notes_.push_back("J-Agg without intrinsics: assuming a Human3.6M-like camera (focal length 1.145 x image width, "
+                       "principal point at the image centre) to compare reprojections");
+    if (opt_.aggregation == Aggregation::j_agg && opt_.hypotheses == 1)
+      notes_.push_back("J-Agg with one hypothesis is that hypothesis");
+  }
+
+  int64_t window() const { return T_; }
+  int64_t overlap() const { return overlap_; }
+  // A pushed frame is returned at the latest this many pushes later (or by flush()).
+  int64_t latency_frames() const { return T_ - 1; }
+  const std::string& action() const { return action_; }
+  const std::vector<std::string>& notes() const { return notes_; }
+  int64_t windows_run() const { return windows_run_; }
+
+  // xy: 17 x 2 pixels in H36M-17 order; scores: 17 values or nullptr (all confident).
+  std::vector<LiftedFrame> push(const float* xy, const float* scores = nullptr) {
+    FINEPOSE_CHECK(!flushed_, "lift: push() after flush(); start a new StreamingLifter for a new sequence");
+    Frame fr;
+    for (int j = 0; j < J; ++j) {
+      double x = xy[2 * j], y = xy[2 * j + 1], s = scores ? scores[j] : 1.0;
+      if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(s))
+        fail("lift: frame ", pushed_, " joint ", j, " is not finite (NaN/Inf); mark a missing joint with score 0");
+      if (hold_) {
+        if (s >= opt_.min_score) last_good_[j][0] = x, last_good_[j][1] = y, have_good_[j] = true;
+        else if (have_good_[j]) x = last_good_[j][0], y = last_good_[j][1];
+      }
+      fr.px[2 * j] = x, fr.px[2 * j + 1] = y, fr.score[j] = s;
+    }
+    fr.acc.assign(size_t(opt_.hypotheses * J * 3), 0.0);
+    frames_.push_back(std::move(fr));
+    ++pushed_;
+    std::vector<LiftedFrame> out;
+    if (next_start_ + T_ <= pushed_) {
+      run_window(next_start_, 0, 0, 0);
+      covered_ = next_start_ + T_;
+      next_start_ += T_ - overlap_;
+      emit_before(next_start_, out);
+    }
+    return out;
+  }
+
+  // Ends the sequence: covers what no window covered yet and returns every
+  // frame not yet returned.
+  std::vector<LiftedFrame> flush() {
+    std::vector<LiftedFrame> out;
+    FINEPOSE_CHECK(pushed_ > 0 || emitted_ > 0, "lift: empty sequence (no frames)");
+    if (covered_ < pushed_) {
+      const int64_t start = std::max<int64_t>(0, pushed_ - T_);
+      const int64_t n = pushed_ - start;
+      const int64_t before = (T_ - n) / 2;
+      run_window(start, before, T_ - n - before, next_start_);
+      covered_ = pushed_;
+    }
+    emit_before(pushed_, out);
+    next_start_ = pushed_;
+    flushed_ = true;
+    return out;
+  }
+
+  // The total number of windows a sequence of `frames` frames will take.
+  int64_t windows_for(int64_t frames) const { return int64_t(plan_windows(frames, T_, overlap_).starts.size()); }
+  // Tells progress callbacks how many windows to expect (when the length is known).
+  void set_expected_frames(int64_t frames) { total_windows_ = windows_for(frames); }
+
+ private:
+  struct Frame {
+    double px[2 * J];
+    double score[J];
+    std::vector<double> acc;  // H x J x 3 weighted sum (mm)
+    double wsum = 0;
+  };
+
+  // Frames [base_, pushed_) are held: those not yet emitted, and at least the
+  // last T, which a final end-aligned window reads.
+  Frame& frame(int64_t f) { return frames_[size_t(f - base_)]; }
+
+  // Runs the model on frames [start, start + T - pad_before - pad_after),
+  // replicating the first/last frame into the padding, and accumulates into
+  // frames >= min_frame.
+  void run_window(int64_t start, int64_t pad_before, int64_t pad_after, int64_t min_frame) {
+    const auto& cfg = model_.config();
+    const int64_t n = T_ - pad_before - pad_after, H = opt_.hypotheses;
+    TensorF x2d({1, T_, J, 2});
+    for (int64_t t = 0; t < T_; ++t) {
+      const int64_t f = start + std::min(std::max<int64_t>(t - pad_before, 0), n - 1);
+      const Frame& fr = frame(f);
+      for (int k = 0; k < J; ++k) {
+        const int src = threedhp_ ? detail::kH36mFor3dhp[k] : k;  // model joint k <- H36M joint src
+        x2d.data()[(t * J + k) * 2] = float(fr.px[2 * src] / w_ * 2 - 1);
+        x2d.data()[(t * J + k) * 2 + 1] = float(fr.px[2 * src + 1] / w_ * 2 - double(h_) / w_);
+      }
+    }
+    SampleOptions so;
+    so.hypotheses = H, so.steps = opt_.steps, so.flip = opt_.flip;
+    so.seed = opt_.seed + std::uint64_t(windows_run_) * 0x9E3779B97F4A7C15ull;
+    const TensorF out = model_.sample(x2d, {action_}, so);  // [1, K, H, T, J, 3]
+    const int64_t K = out.size(1);
+    const float* last = out.data() + (K - 1) * H * T_ * J * 3;
+    const int root = threedhp_ ? pose::k3dhpRootJoint : pose::kH36mRootJoint;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t f = start + i;
+      if (f < min_frame) continue;
+      const int64_t t = pad_before + i;
+      const double wgt = window_weight(t, T_, overlap_);
+      Frame& fr = frame(f);
+      fr.wsum += wgt;
+      for (int64_t hh = 0; hh < H; ++hh) {
+        const float* p = last + (hh * T_ + t) * J * 3;
+        for (int k = 0; k < J; ++k) {
+          const int dst = threedhp_ ? detail::kH36mFor3dhp[k] : k;
+          for (int c = 0; c < 3; ++c)
+            fr.acc[size_t((hh * J + dst) * 3 + c)] += wgt * double(p[k * 3 + c] - p[root * 3 + c]) * unit_to_mm_;
+        }
+      }
+    }
+    ++windows_run_;
+    if (opt_.on_window) opt_.on_window(windows_run_, total_windows_);
+  }
+
+  void emit_before(int64_t end, std::vector<LiftedFrame>& out) {
+    for (; emitted_ < end; ++emitted_) {
+      Frame& fr = frame(emitted_);
+      out.push_back(finish(fr, emitted_));
+      std::vector<double>().swap(fr.acc);  // done with it; only the 2D input is still needed
+    }
+    while (int64_t(frames_.size()) > T_ && base_ < emitted_) frames_.pop_front(), ++base_;
+  }
+
+  LiftedFrame finish(const Frame& fr, int64_t index) const {
+    const int64_t H = opt_.hypotheses;
+    FINEPOSE_CHECK(fr.wsum > 0, "lift: internal error: frame ", index, " was covered by no window");
+    LiftedFrame lf;
+    lf.index = index;
+    TensorF hyps({1, H, J, 3});
+    for (int64_t i = 0; i < H * J * 3; ++i) hyps.data()[i] = float(fr.acc[size_t(i)] / fr.wsum);
+    TensorF pose = pose::pose_aggregate(hyps.reshape({1, H, J, 3}));
+    const pose::CameraIntrinsics cam = opt_.intrinsics ? *opt_.intrinsics : assumed_intrinsics(w_, h_);
+    auto fit_root = [&](const TensorF& p, double T[3]) {
+      double pd[J * 3];
+      for (int i = 0; i < J * 3; ++i) pd[i] = p.data()[i];
+      fit_root_translation(pd, fr.px, fr.score, J, cam, 5000.0, T);
+    };
+    if (opt_.aggregation == Aggregation::j_agg && H > 1) {
+      double T[3];
+      fit_root(pose, T);
+      TensorF kp({1, J, 2}), root({1, 3});
+      for (int i = 0; i < 2 * J; ++i) kp.data()[i] = float(fr.px[i]);
+      for (int c = 0; c < 3; ++c) root.data()[c] = float(T[c]);
+      pose = pose::joint_aggregate(hyps, kp, root, cam, pose::Projection::Linear, 0);
+    }
+    lf.pose.assign(pose.data(), pose.data() + J * 3);
+    if (opt_.keep_hypotheses) lf.hypotheses.assign(hyps.data(), hyps.data() + H * J * 3);
+    if (opt_.intrinsics) {
+      double T[3];
+      fit_root(pose, T);
+      lf.has_trajectory = true;
+      for (int c = 0; c < 3; ++c) lf.trajectory[c] = float(T[c]);
+    }
+    return lf;
+  }
+
+  const FinePoseModel& model_;
+  int w_, h_;
+  LiftOptions opt_;
+  bool hold_;
+  int64_t T_ = 0, overlap_ = 0;
+  bool threedhp_ = false;
+  double unit_to_mm_ = 1000.0;
+  std::string action_;
+  std::vector<std::string> notes_;
+  std::deque<Frame> frames_;
+  int64_t pushed_ = 0, emitted_ = 0, base_ = 0, next_start_ = 0, covered_ = 0, windows_run_ = 0;
+  int64_t total_windows_ = 0;  // for progress reports (0: unknown)
+  bool flushed_ = false;
+  double last_good_[J][2] = {};
+  bool have_good_[J] = {};
+};
+
+// kp: (F, 17, 3) x, y (pixels), score in H36M-17 order. Low-confidence joints
+// are filled by temporal interpolation first (reported in Lifted::gaps).
+inline Lifted lift_sequence(const FinePoseModel& model, const Tensor<double>& kp, int width, int height,
+                            const LiftOptions& opt = {}) {
+  FINEPOSE_CHECK(kp.dim() == 3 && kp.size(1) == 17 && kp.size(2) == 3, "lift: keypoints must be (F, 17, 3) x, y, score, got ",
+                 shape_str(kp.shape()));
+  const int64_t F = kp.size(0);
+  FINEPOSE_CHECK(F > 0, "lift: empty sequence (no frames)");
+  Tensor<double> filled = kp.contiguous().clone();
+  for (int64_t i = 0; i < filled.numel(); ++i)
+    if (!std::isfinite(filled.data()[i]))
+      fail("lift: keypoints frame ", i / 51, " joint ", (i / 3) % 17, " is not finite (NaN/Inf); mark a missing joint with score 0");
+  Lifted r;
+  std::vector<std::string> names = pose::h36m17().joint_names;
+  r.gaps = fill_gaps(filled, opt.min_score, names);
+  StreamingLifter s(model, width, height, opt, /*hold_low_confidence=*/false);
+  s.set_expected_frames(F);
+  std::vector<LiftedFrame> frames;
+  frames.reserve(size_t(F));
+  float xy[34], sc[17];
+  for (int64_t f = 0; f < F; ++f) {
+    for (int j = 0; j < 17; ++j) {
+      const double* p = filled.data() + (f * 17 + j) * 3;
+      xy[2 * j] = float(p[0]), xy[2 * j + 1] = float(p[1]), sc[j] = float(p[2]);
+    }
+    for (auto& lf : s.push(xy, sc)) frames.push_back(std::move(lf));
+  }
+  for (auto& lf : s.flush()) frames.push_back(std::move(lf));
+  FINEPOSE_CHECK(int64_t(frames.size()) == F, "lift: internal error: ", frames.size(), " frames out for ", F, " in");
+  const int64_t H = opt.hypotheses;
+  r.poses = TensorF({F, 17, 3});
+  if (opt.keep_hypotheses) r.hypotheses = TensorF({F, H, 17, 3});
+  if (opt.intrinsics) r.trajectory = TensorF({F, 3});
+  for (int64_t f = 0; f < F; ++f) {
+    const auto& lf = frames[size_t(f)];
+    std::copy(lf.pose.begin(), lf.pose.end(), r.poses.data() + f * 51);
+    if (opt.keep_hypotheses) std::copy(lf.hypotheses.begin(), lf.hypotheses.end(), r.hypotheses.data() + f * H * 51);
+    if (opt.intrinsics) std::copy(lf.trajectory, lf.trajectory + 3, r.trajectory.data() + f * 3);
+  }
+  r.action = s.action();
+  r.notes = s.notes();
+  if (r.gaps.filled)
+    r.notes.push_back("filled " + std::to_string(r.gaps.filled) + " low-confidence joint positions (score < " +
+                      std::to_string(opt.min_score).substr(0, 4) + ") by temporal interpolation; longest gap " +
+                      std::to_string(r.gaps.longest_gap) + " frames");
+  return r;
+}
+
+}  // namespace finepose::wild
