@@ -205,7 +205,6 @@ class StreamingLifter {
   // replicating the first/last frame into the padding, and accumulates into
   // frames >= min_frame.
   void run_window(int64_t start, int64_t pad_before, int64_t pad_after, int64_t min_frame) {
-    const auto& cfg = model_.config();
     const int64_t n = T_ - pad_before - pad_after, H = opt_.hypotheses;
     TensorF x2d({1, T_, J, 2});
     for (int64_t t = 0; t < T_; ++t) {

@@ -1,0 +1,33 @@
+#pragma once
+// A detector file -> one person's keypoints in Human3.6M-17 order:
+// read_detections, select_person, to_h36m17 in one call.
+#include <optional>
+#include <string>
+
+#include "finepose/wild/person_track.hpp"
+
+namespace finepose::wild {
+
+struct KeypointInput {
+  Tensor<double> kp;  // (F, 17, 3) x, y pixels, score; H36M-17 order
+  int64_t first_frame = 0;
+  int64_t missing_frames = 0;  // frames without a detection of the person
+  KeypointLayout source_layout = KeypointLayout::coco17;
+  std::string person;          // which person was followed, in words
+};
+
+inline KeypointInput read_keypoints(const std::string& path, InputFormat format = InputFormat::auto_detect,
+                                    std::optional<KeypointLayout> layout = std::nullopt,
+                                    std::optional<int64_t> track = std::nullopt) {
+  const DetectionSet set = read_detections(path, format, layout);
+  PersonTrack t = select_person(set, track);
+  KeypointInput in;
+  in.kp = pose::to_h36m17(t.kp, set.layout);
+  in.first_frame = t.first_frame;
+  in.missing_frames = t.missing_frames;
+  in.source_layout = set.layout;
+  in.person = t.how;
+  return in;
+}
+
+}  // namespace finepose::wild
