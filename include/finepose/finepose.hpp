@@ -39,7 +39,7 @@ class Model {
   explicit Model(FinePoseModel m) : m_(std::make_unique<FinePoseModel>(std::move(m))) {}
 
   bool loaded() const { return bool(m_); }
-  const FinePoseConfig& config() const { return get(); }
+  const FinePoseConfig& config() const { return get().config(); }
   // The underlying model (sampling every step, text features, parameters).
   FinePoseModel& impl() { return const_cast<FinePoseModel&>(get()); }
 
