@@ -8,13 +8,21 @@
 //   -> + Temporal_pos_embed -> TTE 0 -> Temporal_norm
 //   for i in 1..depth-1: STE i -> Spatial_norm -> TTE i -> Temporal_norm
 //   head: LayerNorm -> Linear(dim, 3)
+#include <cmath>
+#include <memory>
+#include <mutex>
 #include <vector>
 
+#include "finepose/core/arena.hpp"
 #include "finepose/model/config.hpp"
 #include "finepose/model/text_branch.hpp"
 #include "finepose/nn/block.hpp"
 #include "finepose/nn/cross_attention.hpp"
+#include "finepose/ops/adaln.hpp"
+#include "finepose/ops/attention.hpp"
 #include "finepose/ops/embedding.hpp"
+#include "finepose/ops/gemm_avx512.hpp"
+#include "finepose/ops/layer_norm.hpp"
 #include "finepose/ops/transpose.hpp"
 
 namespace finepose {
@@ -87,6 +95,29 @@ struct MixSTE2 {
   // t: B timesteps, texts: B text features -> x0 prediction [B, H, F, J, 3]
   TensorF forward(const TensorF& x2d, const TensorF& x3d, const std::vector<int64_t>& t,
                   const std::vector<const TextFeatures*>& texts) const {
+    TensorF out;
+    forward(x2d, x3d, t, texts, out);
+    return out;
+  }
+
+  // The same into `out`, reused when it already has the right shape (no allocation in a
+  // sampling loop). Weights are packed on the first call (and again if they change);
+  // calls on one model are serialised (they share the workspace).
+  void forward(const TensorF& x2d, const TensorF& x3d, const std::vector<int64_t>& t,
+               const std::vector<const TextFeatures*>& texts, TensorF& out) const {
+    check_inputs(x2d, x3d, t, texts);
+    std::lock_guard<std::mutex> lock(fast_.get().mu);
+    fast_forward(fast_.get(), x2d, x3d, t, texts, out);
+  }
+
+  // Allocations made by the inference workspace so far (constant once warmed up).
+  std::size_t workspace_allocations() const { return fast_.get().arena.allocations(); }
+  std::size_t workspace_bytes() const { return fast_.get().arena.bytes(); }
+
+  // The module-by-module forward (nn::Block etc.): the readable definition the fast
+  // path is tested against.
+  TensorF forward_reference(const TensorF& x2d, const TensorF& x3d, const std::vector<int64_t>& t,
+                            const std::vector<const TextFeatures*>& texts) const {
     const int64_t B = x3d.size(0), H = x3d.size(1), F = cfg.frames, J = cfg.joints, D = cfg.dim, C2 = cfg.in_chans;
     FINEPOSE_CHECK(x3d.dim() == 5 && x3d.size(2) == F && x3d.size(3) == J && x3d.size(4) == 3,
                    "denoiser: x3d ", shape_str(x3d.shape()), " is not [B, H, ", F, ", ", J, ", 3]");
@@ -142,6 +173,215 @@ struct MixSTE2 {
   }
 
  private:
+  void check_inputs(const TensorF& x2d, const TensorF& x3d, const std::vector<int64_t>& t,
+                    const std::vector<const TextFeatures*>& texts) const {
+    const int64_t F = cfg.frames, J = cfg.joints, C2 = cfg.in_chans;
+    FINEPOSE_CHECK(x3d.dim() == 5 && x3d.size(2) == F && x3d.size(3) == J && x3d.size(4) == 3,
+                   "denoiser: x3d ", shape_str(x3d.shape()), " is not [B, H, ", F, ", ", J, ", 3]");
+    const int64_t B = x3d.size(0);
+    FINEPOSE_CHECK(x2d.dim() == 4 && x2d.size(0) == B && x2d.size(1) == F && x2d.size(2) == J && x2d.size(3) == C2,
+                   "denoiser: x2d ", shape_str(x2d.shape()), " is not [", B, ", ", F, ", ", J, ", ", C2, "]");
+    FINEPOSE_CHECK(int64_t(t.size()) == B && int64_t(texts.size()) == B, "denoiser: need one timestep and text per sample");
+    for (const auto* tf : texts) {
+      FINEPOSE_CHECK(tf && tf->xf_proj.numel() == cfg.dim && tf->keys.numel() == cfg.text_context * cfg.dim &&
+                         tf->values.numel() == cfg.text_context * cfg.dim,
+                     "denoiser: text features do not match the model (dim ", cfg.dim, ", context ", cfg.text_context, ")");
+    }
+  }
+
+  // Weights packed for ops::linear_packed, and the workspace of the fast forward.
+  struct PackedBlock {
+    ops::PackedWeight qkv, proj, fc1, fc2;
+  };
+  struct FastState {
+    std::mutex mu;
+    bool packed = false;
+    std::vector<std::pair<const float*, double>> fingerprint;  // (data, sample sum) of every packed weight
+    std::vector<PackedBlock> ste, tte;
+    ops::PackedWeight cross_q, cross_out, patch3d, head;
+    Arena arena;
+  };
+  // Copies of a model get a fresh state (their weights may diverge); moves keep it.
+  struct FastHolder {
+    std::unique_ptr<FastState> p = std::make_unique<FastState>();
+    FastHolder() = default;
+    FastHolder(const FastHolder&) : p(std::make_unique<FastState>()) {}
+    FastHolder& operator=(const FastHolder&) {
+      p = std::make_unique<FastState>();
+      return *this;
+    }
+    FastHolder(FastHolder&&) = default;
+    FastHolder& operator=(FastHolder&&) = default;
+    FastState& get() const { return *p; }
+  };
+  mutable FastHolder fast_;
+
+  static double sample_sum(const TensorF& w) {
+    double s = 0;
+    const int64_t n = w.numel(), step = std::max<int64_t>(1, n / 61);
+    for (int64_t i = 0; i < n; i += step) s += double(w.data()[i]) * double(i % 7 + 1);
+    return s;
+  }
+  std::vector<const TensorF*> packed_sources() const {
+    std::vector<const TensorF*> v;
+    for (const auto* blocks : {&ste, &tte})
+      for (const auto& b : *blocks)
+        for (const TensorF* w : {&b.attn.qkv.weight, &b.attn.proj.weight, &b.mlp.fc1.weight, &b.mlp.fc2.weight}) v.push_back(w);
+    for (const TensorF* w : {&cross_attn.query.weight, &cross_attn.proj_out.out_proj.weight, &patch_embed.weight,
+                             &head_proj.weight})
+      v.push_back(w);
+    return v;
+  }
+
+  void ensure_packed(FastState& s) const {
+    std::vector<std::pair<const float*, double>> fp;
+    for (const TensorF* w : packed_sources()) fp.emplace_back(w->data(), sample_sum(*w));
+    if (s.packed && fp == s.fingerprint) return;
+    auto pack = [](const nn::Linear& l) { return ops::PackedWeight(l.weight.data(), l.in_features, l.out_features); };
+    s.ste.clear();
+    s.tte.clear();
+    for (const auto& b : ste) s.ste.push_back({pack(b.attn.qkv), pack(b.attn.proj), pack(b.mlp.fc1), pack(b.mlp.fc2)});
+    for (const auto& b : tte) s.tte.push_back({pack(b.attn.qkv), pack(b.attn.proj), pack(b.mlp.fc1), pack(b.mlp.fc2)});
+    s.cross_q = pack(cross_attn.query);
+    s.cross_out = pack(cross_attn.proj_out.out_proj);
+    s.head = pack(head_proj);
+    // the x3d half of the input embedding: columns in_chans.. of Spatial_patch_to_embedding
+    const int64_t C = cfg.in_chans + 3, D = cfg.dim;
+    std::vector<float> w3(std::size_t(D * 3));
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t c = 0; c < 3; ++c) w3[std::size_t(d * 3 + c)] = patch_embed.weight.data()[d * C + cfg.in_chans + c];
+    s.patch3d = ops::PackedWeight(w3.data(), 3, D);
+    s.fingerprint = std::move(fp);
+    s.packed = true;
+  }
+
+  // One transformer block on x [seqs, T, D] in place: x += proj(attn(LN1 x)); x += fc2(gelu(fc1(LN2 x))).
+  // Chunks of whole sequences keep the intermediates (qkv, hidden) cache-sized.
+  void fast_block(Arena& ar, const nn::Block& blk, const PackedBlock& pb, float* x, int64_t seqs, int64_t T) const {
+    const int64_t D = cfg.dim, Hd = cfg.mlp_hidden, heads = blk.attn.heads, dh = D / heads;
+    const int64_t per = std::max<int64_t>(1, kChunkRows / T), max_rows = per * T;
+    float* ln = ar.get(kSlotLn, std::size_t(max_rows * D));
+    float* qkv = ar.get(kSlotQkv, std::size_t(max_rows * 3 * D));
+    float* att = ar.get(kSlotAtt, std::size_t(max_rows * D));
+    float* hid = ar.get(kSlotHid, std::size_t(max_rows * Hd));
+    const float scale = float(1.0 / std::sqrt(double(dh)));
+    for (int64_t s0 = 0; s0 < seqs; s0 += per) {
+      const int64_t ns = std::min(per, seqs - s0), rows = ns * T;
+      float* xc = x + s0 * T * D;
+      ops::layer_norm_forward(ln, nullptr, nullptr, xc, blk.norm1.weight.data(), blk.norm1.bias.data(), rows, D, blk.norm1.eps);
+      ops::linear_packed(qkv, 3 * D, ln, D, rows, pb.qkv, blk.attn.qkv.bias.data(), false);
+      ops::AttnShape sh{ns, heads, T, T, dh};
+      ops::attention_forward(att, nullptr, qkv, T * 3 * D, 3 * D, qkv + D, T * 3 * D, 3 * D, qkv + 2 * D, T * 3 * D,
+                             3 * D, sh, scale, false);
+      ops::linear_packed(xc, D, att, D, rows, pb.proj, blk.attn.proj.bias.data(), true);
+      ops::layer_norm_forward(ln, nullptr, nullptr, xc, blk.norm2.weight.data(), blk.norm2.bias.data(), rows, D, blk.norm2.eps);
+      ops::linear_packed(hid, Hd, ln, D, rows, pb.fc1, blk.mlp.fc1.bias.data(), false);
+      ops::gelu_forward(hid, hid, rows * Hd);
+      ops::linear_packed(xc, D, hid, Hd, rows, pb.fc2, blk.mlp.fc2.bias.data(), true);
+    }
+  }
+
+  // out = LN(in) with the middle axes swapped: in [A, P, Q, D] -> out [A, Q, P, D].
+  static void norm_swap(float* out, const float* in, const nn::LayerNorm& n, int64_t A, int64_t P, int64_t Q, int64_t D) {
+    parallel_for(A * P, [&](int64_t ap) {
+      const int64_t a = ap / P, p = ap % P;
+      for (int64_t q = 0; q < Q; ++q)
+        ops::layer_norm_forward(out + ((a * Q + q) * P + p) * D, nullptr, nullptr, in + ((a * P + p) * Q + q) * D,
+                                n.weight.data(), n.bias.data(), 1, D, n.eps);
+    }, 4);
+  }
+
+  void fast_forward(FastState& st, const TensorF& x2d_in, const TensorF& x3d_in, const std::vector<int64_t>& t,
+                    const std::vector<const TextFeatures*>& texts, TensorF& out) const {
+    const int64_t B = x3d_in.size(0), H = x3d_in.size(1), F = cfg.frames, J = cfg.joints, D = cfg.dim;
+    const int64_t C2 = cfg.in_chans, C = C2 + 3, L = cfg.text_context;
+    const int64_t S = B * H, N = S * F * J;
+    ensure_packed(st);
+    Arena& ar = st.arena;
+    const TensorF c2 = x2d_in.contiguous(), c3 = x3d_in.contiguous();
+    float* x = ar.get(kSlotX, std::size_t(N * D));
+    float* y = ar.get(kSlotY, std::size_t(N * D));
+    float* e2d = ar.get(kSlotE2d, std::size_t(B * F * J * D));
+
+    // --- input embedding. The 2D half (W[:, :2] x2d + b + pos_j + cond_b) once per clip,
+    // then per hypothesis only the x3d half: x = e2d + W[:, 2:] x3d.
+    const TensorF cond = conditioning(t, texts);
+    const float* W = patch_embed.weight.data();
+    parallel_for(B * F * J, [&](int64_t r) {
+      const int64_t b = r / (F * J), j = r % J;
+      const float* in = c2.data() + r * C2;
+      const float* pe = spatial_pos.data() + j * D;
+      const float* ce = cond.data() + b * D;
+      float* o = e2d + r * D;
+      for (int64_t d = 0; d < D; ++d) {
+        float v = patch_embed.bias.data()[d];
+        for (int64_t c = 0; c < C2; ++c) v += W[d * C + c] * in[c];
+        o[d] = (v + pe[d]) + ce[d];
+      }
+    }, 64);
+    parallel_for(S, [&](int64_t s) {
+      const int64_t b = s / H;
+      std::copy(e2d + b * F * J * D, e2d + (b + 1) * F * J * D, x + s * F * J * D);
+    }, 1);
+    ops::linear_packed(x, D, c3.data(), 3, N, st.patch3d, nullptr, true);
+
+    // --- STE 0, Spatial_norm fused with the change to the temporal view [S*J, F, D]
+    fast_block(ar, ste[0], st.ste[0], x, S * F, J);
+    norm_swap(y, x, spatial_norm, S, F, J, D);
+    std::swap(x, y);
+
+    // --- cross-attention to the prompt (FPC + PTS), per sample
+    {
+      TensorF e = cond.clone();
+      ops::silu_forward(e.data(), e.data(), e.numel());
+      const TensorF ss = cross_attn.proj_out.emb_proj.forward(e);  // [B, 2D]: scale | shift
+      const auto& ca = cross_attn;
+      const int64_t heads = ca.heads, dh = D / heads, rows_per_sample = H * J * F;
+      const int64_t per = std::max<int64_t>(1, kChunkRows / F) * F;
+      float* ln = ar.get(kSlotLn, std::size_t(per * D));
+      float* q = ar.get(kSlotQkv, std::size_t(per * D));
+      float* att = ar.get(kSlotAtt, std::size_t(per * D));
+      const float scale = float(1.0 / std::sqrt(double(dh)));
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t r0 = 0; r0 < rows_per_sample; r0 += per) {
+          const int64_t rows = std::min(per, rows_per_sample - r0);
+          float* xc = x + (b * rows_per_sample + r0) * D;
+          ops::layer_norm_forward(ln, nullptr, nullptr, xc, ca.norm.weight.data(), ca.norm.bias.data(), rows, D, ca.norm.eps);
+          ops::linear_packed(q, D, ln, D, rows, st.cross_q, ca.query.bias.data(), false);
+          ops::AttnShape sh{1, heads, rows, L, dh};
+          ops::attention_forward(att, nullptr, q, rows * D, D, texts[std::size_t(b)]->keys.data(), L * D, D,
+                                 texts[std::size_t(b)]->values.data(), L * D, D, sh, scale, false);
+          const auto& sn = ca.proj_out.norm;
+          ops::adaln_silu_forward(ln, att, sn.weight.data(), sn.bias.data(), ss.data() + b * 2 * D, 1, rows, D, sn.eps);
+          ops::linear_packed(xc, D, ln, D, rows, st.cross_out, ca.proj_out.out_proj.bias.data(), true);
+        }
+      }
+    }
+    parallel_for(S * J, [&](int64_t s) {
+      for (int64_t f = 0; f < F; ++f) ops::add_inplace(x + (s * F + f) * D, temporal_pos.data() + f * D, D);
+    }, 8);
+
+    // --- TTE 0, then STE i / TTE i; every norm fused with the following change of view
+    fast_block(ar, tte[0], st.tte[0], x, S * J, F);
+    for (int64_t i = 1; i < cfg.depth; ++i) {
+      norm_swap(y, x, temporal_norm, S, J, F, D);  // -> spatial [S*F, J, D]
+      std::swap(x, y);
+      fast_block(ar, ste[std::size_t(i)], st.ste[std::size_t(i)], x, S * F, J);
+      norm_swap(y, x, spatial_norm, S, F, J, D);  // -> temporal [S*J, F, D]
+      std::swap(x, y);
+      fast_block(ar, tte[std::size_t(i)], st.tte[std::size_t(i)], x, S * J, F);
+    }
+    // --- head: Temporal_norm (back to the spatial view), LayerNorm, Linear(D, 3)
+    norm_swap(y, x, temporal_norm, S, J, F, D);
+    ops::layer_norm_forward(x, nullptr, nullptr, y, head_norm.weight.data(), head_norm.bias.data(), N, D, head_norm.eps);
+    const Shape oshape{B, H, F, J, 3};
+    if (!out.defined() || out.shape() != oshape || !out.is_contiguous()) out = TensorF(oshape);
+    ops::linear_packed(out.data(), 3, x, D, N, st.head, head_proj.bias.data(), false);
+  }
+
+  static constexpr int64_t kChunkRows = 1024;
+  enum : std::size_t { kSlotX, kSlotY, kSlotE2d, kSlotLn, kSlotQkv, kSlotAtt, kSlotHid };
+
   void add_temporal_pos(TensorF& xt) const {
     const int64_t F = cfg.frames, D = cfg.dim;
     parallel_for(xt.size(0), [&](int64_t s) {
