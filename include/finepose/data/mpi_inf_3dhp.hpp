@@ -12,6 +12,7 @@
 //   annot2       -> (F, 17, 2) pixels        annot3, univ_annot3 -> (F, 17, 3) mm
 //   valid_frame  -> F flags                  activity_annotation -> F ids 1..7
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -156,7 +157,13 @@ inline Mpi3dhpAnnotations load_mpi_inf_3dhp_annotations(const std::string& path)
 // main_3dhp.py: 2D = annot2 normalised with the sequence's image size, 3D =
 // univ_annot3 made relative to the 3DHP root (joint 14), invalid frames kept in
 // the clip (the model sees them) but masked from scoring.
-inline std::vector<EvalClip> mpi_inf_3dhp_eval_clips(const std::string& dir, const std::vector<int>& sequences = {1, 2, 3, 4, 5, 6}) {
+// With no explicit list, the sequences present under DIR are used (at least one).
+inline std::vector<EvalClip> mpi_inf_3dhp_eval_clips(const std::string& dir, std::vector<int> sequences = {}) {
+  if (sequences.empty()) {
+    for (int ts = 1; ts <= 6; ++ts)
+      if (std::filesystem::exists(dir + "/TS" + std::to_string(ts) + "/annot_data.mat")) sequences.push_back(ts);
+    if (sequences.empty()) fail("MPI-INF-3DHP: no TS1..TS6/annot_data.mat under '", dir, "'");
+  }
   std::vector<EvalClip> clips;
   for (int ts : sequences) {
     const std::string path = dir + "/TS" + std::to_string(ts) + "/annot_data.mat";
