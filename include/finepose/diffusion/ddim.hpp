@@ -4,6 +4,7 @@
 // pred_noise is formed in float64 from the float64 schedule and cast to float32,
 // the update x0*sqrt(a_next) + c*eps + sigma*z is float32 with the float64
 // coefficients rounded to float32.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <vector>
@@ -81,8 +82,12 @@ inline TensorF ddim_sample(const MixSTE2& net, const CosineSchedule& sched, cons
   const float lo = float(-1.1 * cfg.scale), hi = float(1.1 * cfg.scale);
   const float out_scale = float(cfg.output_scale());
   TensorF result({B, K, H, F, J, 3});
-  TensorF xin({NB, H, F, J, 3});
-  TensorF x0(xshape), eps(xshape);
+  // Everything the loop touches is allocated here, once: the steps reuse it (and the
+  // denoiser its own workspace), so memory does not grow with K.
+  TensorF xin({NB, H, F, J, 3}), pred({NB, H, F, J, 3});
+  TensorF x0(xshape), eps(xshape), noise;
+  if (!opt.noise_steps && K > 1) noise = TensorF(xshape);
+  std::vector<int64_t> times(std::size_t(NB));
 
   for (int64_t k = 0; k < K; ++k) {
     const int64_t time = pairs[k].first, time_next = pairs[k].second;
@@ -92,7 +97,8 @@ inline TensorF ddim_sample(const MixSTE2& net, const CosineSchedule& sched, cons
       std::copy(xin.data(), xin.data() + n, xin.data() + n);
       flip_poses(xin.data() + n, B * H * F, J, 3, cfg.joints_left, cfg.joints_right);
     }
-    TensorF pred = net.forward(x2d_all, xin, std::vector<int64_t>(NB, time), texts_all);
+    std::fill(times.begin(), times.end(), time);
+    net.forward(x2d_all, xin, times, texts_all, pred);
     float* p = pred.data();
     if (opt.flip) {
       float* pf = p + n;
@@ -119,12 +125,11 @@ inline TensorF ddim_sample(const MixSTE2& net, const CosineSchedule& sched, cons
     const double sigma = eta * std::sqrt((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha));
     const double c = std::sqrt(1 - alpha_next - sigma * sigma);
     const float fa = float(std::sqrt(alpha_next)), fc = float(c), fs = float(sigma);
-    TensorF noise;
     const float* z;
     if (opt.noise_steps) {
       z = opt.noise_steps->data() + k * n;
     } else {
-      noise = NormalStream(opt.seed, std::uint64_t(k) + 1).normal(xshape);
+      NormalStream(opt.seed, std::uint64_t(k) + 1).fill(noise.data(), n);
       z = noise.data();
     }
     for (int64_t i = 0; i < n; ++i) img.data()[i] = (x0.data()[i] * fa + fc * eps.data()[i]) + fs * z[i];
