@@ -87,7 +87,7 @@ inline TensorF ddim_sample(const MixSTE2& net, const CosineSchedule& sched, cons
   TensorF xin({NB, H, F, J, 3}), pred({NB, H, F, J, 3});
   TensorF x0(xshape), eps(xshape), noise;
   if (!opt.noise_steps && K > 1) noise = TensorF(xshape);
-  std::vector<int64_t> times(std::size_t(NB));
+  std::vector<int64_t> times(static_cast<std::size_t>(NB));
 
   for (int64_t k = 0; k < K; ++k) {
     const int64_t time = pairs[k].first, time_next = pairs[k].second;
