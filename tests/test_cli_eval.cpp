@@ -43,6 +43,11 @@ std::string write_tiny_model(const std::string& path, bool mpi3dhp = false) {
   cfg.variant = mpi3dhp ? PromptVariant::mpi3dhp : PromptVariant::h36m;
   cfg.depth = 2, cfg.frames = 9, cfg.dim = 48, cfg.heads = 4, cfg.mlp_hidden = 96, cfg.text_width = 16;
   cfg.clip_layers = 1, cfg.clip_heads = 2, cfg.encoder_layers = 1, cfg.encoder_heads = 2, cfg.encoder_ff = 32;
+  if (mpi3dhp) {  // six prompts (no action) filling the 77-token context; 3DHP joint sides
+    cfg.ctx_lengths = {3, 14, 6, 10, 10, 10};
+    cfg.joints_left = {5, 6, 7, 11, 12, 13};
+    cfg.joints_right = {2, 3, 4, 8, 9, 10};
+  }
   FinePoseModel model(cfg);
   std::uint32_t s = 12345;
   model.visit([&](const std::string&, TensorF& t) {
@@ -118,6 +123,32 @@ TEST_CASE("finepose eval") {
     CHECK(r.out.find("J-Agg") != std::string::npos);
     CHECK(r.out.find(" S1") != std::string::npos);  // rows are action x subject
     CHECK(r.out.find("oracle") != std::string::npos);
+  }
+
+  SUBCASE("MPI-INF-3DHP: annot_data.mat sequences, valid frames, PCK/AUC") {
+    const std::string dir = tmp("3dhp");
+    std::filesystem::create_directories(dir + "/TS1");
+    std::filesystem::create_directories(dir + "/TS5");
+    std::filesystem::copy_file(kDir + "/annot_data_v5.mat", dir + "/TS1/annot_data.mat");
+    std::filesystem::copy_file(kDir + "/annot_data_v73.mat", dir + "/TS5/annot_data.mat");
+    const std::string m3 = write_tiny_model(tmp("tiny3dhp.safetensors"), true);
+    const Run r = run("--checkpoint " + m3 + " --dataset 3dhp --data " + dir + " --hypotheses 2 --json");
+    std::filesystem::remove_all(dir);
+    std::filesystem::remove(m3);
+    if (r.rc != 0 && r.out.find("libmatio") != std::string::npos) {
+      MESSAGE("skipped: built without libmatio");
+      return;
+    }
+    REQUIRE_MESSAGE(r.rc == 0, r.out);
+    const json::Value v = json::parse(r.out);
+    CHECK(v.at("clips").as_int64() == 2);
+    CHECK(v.at("frames").as_int64() == 12);
+    const auto& pck = v.at("settings").at("p_agg").at("pck");
+    CHECK(pck.at("rows").contains("TS1"));
+    CHECK(pck.at("rows").contains("TS5"));
+    CHECK(num(pck.at("average")) >= 0);
+    CHECK(num(pck.at("average")) <= 100);
+    CHECK(num(v.at("settings").at("j_best").at("auc").at("average")) >= 0);
   }
 
   SUBCASE("bad input") {
