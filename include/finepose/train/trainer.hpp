@@ -62,6 +62,12 @@ class Trainer {
   TrainableMixSTE& model() { return model_; }
   const TrainConfig& config() const { return cfg_; }
 
+  int64_t batches_per_epoch(const Dataset& d) const {
+    const int64_t n = int64_t(make_chunks(d, cfg_.model.frames, cfg_.flip).size());
+    const int64_t nb = (n + cfg_.batch_size - 1) / cfg_.batch_size;
+    return cfg_.max_batches > 0 ? std::min(nb, cfg_.max_batches) : nb;
+  }
+
   // One epoch. on_batch(done, total, loss) after each batch. Returns the mean loss (per position).
   double train_epoch(const Dataset& d, const std::function<void(int64_t, int64_t, double)>& on_batch = {}) {
     const FinePoseConfig& mc = cfg_.model;

@@ -1,0 +1,192 @@
+#pragma once
+// finepose train: trains FinePOSE on the shared real data (HumanEva-I Train with its
+// real cameras, plus CMU / Bandai Namco mocap through random virtual cameras) and
+// validates on HumanEva-I Validate each epoch. Writes DIR/checkpoint.safetensors
+// (weights + AdamW state + epoch, for --resume), DIR/model.safetensors (weights +
+// config, for finepose sample/eval) and DIR/log.tsv.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "args.hpp"
+#include "finepose/io/file.hpp"
+#include "finepose/io/json.hpp"
+#include "finepose/text/known_prompts.hpp"
+#include "finepose/train/datasets.hpp"
+#include "finepose/train/init.hpp"
+#include "finepose/train/trainer.hpp"
+#include "progress.hpp"
+
+namespace finepose::cli {
+
+namespace train_detail {
+
+// small: trains on 2 CPU cores in well under an hour. The text tower is a randomly
+// initialised, frozen 1-layer CLIP of width 32 (no CLIP weights can be had here).
+inline train::TrainConfig preset(const std::string& name) {
+  train::TrainConfig tc;
+  if (name == "paper") {
+    tc.batch_size = 4;
+    tc.epochs = 160;
+    return tc;  // FinePoseConfig defaults are the paper's model; lr 6e-5, wd 0.1, decay 0.993
+  }
+  if (name != "small") fail("train: unknown preset '", name, "' (small or paper)");
+  FinePoseConfig& m = tc.model;
+  m.depth = 2;
+  m.frames = 27;
+  m.dim = 64;
+  m.heads = 4;
+  m.mlp_hidden = 128;
+  m.text_width = 32;
+  m.clip_layers = 1;
+  m.clip_heads = 2;
+  m.encoder_layers = 1;
+  m.encoder_heads = 2;
+  m.encoder_ff = 64;
+  tc.batch_size = 16;
+  tc.epochs = 8;
+  tc.lr = 1e-3;
+  tc.lr_decay = 0.9;
+  tc.drop_path = 0.05;
+  tc.max_batches = 400;
+  return tc;
+}
+
+// Overrides from a JSON file: {"model": {...FinePoseConfig...}, "batch_size": 16, "lr": 1e-3, ...}
+inline void apply_config_file(train::TrainConfig& tc, const std::string& path) {
+  const std::string text = io::read_text_file(path);
+  const json::Value o = json::parse(text, path);
+  FINEPOSE_CHECK(o.is_object(), path, ": expected a JSON object");
+  for (const auto& k : o.keys()) {
+    const json::Value& v = o.at(k);
+    auto num = [&]() {
+      FINEPOSE_CHECK(v.is_number(), path, ": '", k, "' must be a number");
+      return v.as_double();
+    };
+    auto integer = [&]() {
+      FINEPOSE_CHECK(v.is_int() && v.as_int64() >= 0, path, ": '", k, "' must be a non-negative integer");
+      return v.as_int64();
+    };
+    auto boolean = [&]() {
+      FINEPOSE_CHECK(v.is_bool(), path, ": '", k, "' must be true or false");
+      return v.as_bool();
+    };
+    if (k == "model") tc.model = config_from_json(json::dump(v), tc.model);
+    else if (k == "batch_size") tc.batch_size = integer();
+    else if (k == "epochs") tc.epochs = integer();
+    else if (k == "lr") tc.lr = num();
+    else if (k == "weight_decay") tc.weight_decay = num();
+    else if (k == "lr_decay") tc.lr_decay = num();
+    else if (k == "drop_path") tc.drop_path = num();
+    else if (k == "flip") tc.flip = boolean();
+    else if (k == "ctx_grad") tc.ctx_grad = boolean();
+    else if (k == "loss_scaled_backward") tc.loss_scaled_backward = boolean();
+    else if (k == "seed") tc.seed = uint64_t(integer());
+    else if (k == "max_batches") tc.max_batches = integer();
+    else if (k == "val_hypotheses") tc.val_hypotheses = integer();
+    else if (k == "val_steps") tc.val_steps = integer();
+    else fail(path, ": unknown key '", k, "'");
+  }
+  tc.model.validate();
+}
+
+inline std::vector<int32_t> builtin_tokens(const std::string& text, int64_t context) {
+  const auto& known = known_prompt_tokens();
+  auto it = known.find(text);
+  if (it == known.end()) fail("train: no built-in tokens for the text '", text, "'");
+  std::vector<int32_t> ids = it->second;
+  ids.resize(size_t(context), 0);
+  return ids;
+}
+
+}  // namespace train_detail
+
+inline int cmd_train(int argc, char** argv) {
+  Args a("train", "--preset small|paper [--config FILE] --data DIR --out DIR [--epochs N] [--seed S] [--resume]",
+         {{"preset", "NAME", "small (CPU, minutes) or paper (depth 8, 243 frames, width 512)"},
+          {"config", "FILE", "JSON overrides: model (config fields), batch_size, epochs, lr, weight_decay, lr_decay, "
+                             "drop_path, flip, ctx_grad, loss_scaled_backward, seed, max_batches, val_hypotheses, val_steps"},
+          {"data", "DIR", "directory with humaneva_i_h36m17.npz (and cmu_mocap_h36m17.npz, bandai_namco_h36m17.npz)"},
+          {"out", "DIR", "output directory (checkpoint.safetensors, model.safetensors, log.tsv)"},
+          {"epochs", "N", "number of epochs (overrides the preset)"},
+          {"seed", "S", "random seed (default 1)"},
+          {"resume", "", "continue from DIR/checkpoint.safetensors"},
+          {"mocap-frames", "N", "frames taken from each mocap file (default 20000; 0 = all, -1 = none)"},
+          {"noise-px", "P", "std of 2D noise added to the virtual-camera projections (pixels, default 1)"},
+          {"upstream", "", "reproduce upstream's training exactly: ctx vectors frozen, gradients scaled by the loss"},
+          {"quiet", "", "no progress bar"}});
+  if (!a.parse(argc, argv)) return 0;
+  train::TrainConfig tc = train_detail::preset(a.get("preset", "small"));
+  if (a.has("config")) train_detail::apply_config_file(tc, a.get("config"));
+  if (a.has("epochs")) tc.epochs = std::stoll(a.get("epochs"));
+  if (a.has("seed")) tc.seed = std::stoull(a.get("seed"));
+  if (a.has("upstream")) tc.ctx_grad = false, tc.loss_scaled_backward = true;
+  const std::string data = a.require("data"), out = a.require("out");
+  const int64_t mocap = a.has("mocap-frames") ? std::stoll(a.get("mocap-frames")) : 20000;
+  const double noise_px = a.has("noise-px") ? std::stod(a.get("noise-px")) : 1.0;
+  FINEPOSE_CHECK(tc.model.joints == 17 && tc.model.in_chans == 2, "train: the shared data has 17 joints in 2D");
+
+  // data
+  const std::string he = data + "/humaneva_i_h36m17.npz";
+  train::Dataset trainset = train::load_humaneva(he, "Train");
+  const train::Dataset valset = [&] {
+    train::Dataset v = train::load_humaneva(he, "Validate");
+    // labels must index the same prompt list as training
+    for (auto& s : v.seqs) s.label = trainset.label_index(v.labels[size_t(s.label)]);
+    return v;
+  }();
+  if (mocap >= 0) {
+    train::VirtualCameraOptions vo;
+    vo.seed = tc.seed;
+    vo.noise_px = noise_px;
+    vo.max_frames = mocap;
+    uint64_t tag = 1;
+    for (const char* f : {"cmu_mocap_h36m17.npz", "bandai_namco_h36m17.npz"}) {
+      const std::string p = data + "/" + f;
+      if (std::filesystem::exists(p)) train::append_mocap(trainset, p, vo, tag);
+      ++tag;
+    }
+  }
+  std::printf("train: %zu sequences (%lld frames), validate: %zu sequences (%lld frames), labels:", trainset.seqs.size(),
+              (long long)trainset.frames(), valset.seqs.size(), (long long)valset.frames());
+  for (auto& l : trainset.labels) std::printf(" %s", l.c_str());
+  std::printf("\n");
+
+  std::vector<PromptTokens> prompts;
+  for (const auto& l : trainset.labels) {
+    PromptTokens p;
+    for (const auto& t : fixed_prompt_texts()) p.fixed.push_back(train_detail::builtin_tokens(t, tc.model.text_context));
+    p.action = train_detail::builtin_tokens(l, tc.model.text_context);
+    prompts.push_back(std::move(p));
+  }
+  MixSTE2 net(tc.model);
+  train::init_model(net, tc.seed);
+  train::Trainer trainer(tc, std::move(net), prompts);
+  std::filesystem::create_directories(out);
+  const std::string ck = out + "/checkpoint.safetensors";
+  if (a.has("resume")) {
+    trainer.load_checkpoint(ck);
+    std::printf("resumed from %s at epoch %lld\n", ck.c_str(), (long long)trainer.epoch());
+  }
+  std::ofstream log(out + "/log.tsv", a.has("resume") ? std::ios::app : std::ios::trunc);
+  if (!a.has("resume")) log << "epoch\tlr\ttrain_loss_m\tval_mpjpe_mm\tseconds\n";
+  const bool quiet = a.has("quiet");
+  while (trainer.epoch() < tc.epochs) {
+    const double lr = trainer.lr();
+    Progress bar("epoch " + std::to_string(trainer.epoch() + 1) + "/" + std::to_string(tc.epochs),
+                 trainer.batches_per_epoch(trainset), quiet);
+    const double loss = trainer.train_epoch(trainset, [&](int64_t done, int64_t, double) { bar.update(done); });
+    bar.finish();
+    const double val = trainer.validate(valset);
+    std::printf("epoch %lld  lr %.3g  train loss %.2f mm  val MPJPE %.2f mm\n", (long long)trainer.epoch(), lr,
+                1000 * loss, val);
+    log << trainer.epoch() << "\t" << lr << "\t" << loss << "\t" << val << "\t" << bar.elapsed() << "\n";
+    log.flush();
+    trainer.save_checkpoint(ck);
+    trainer.export_model(out + "/model.safetensors");
+  }
+  return 0;
+}
+
+}  // namespace finepose::cli
