@@ -1,0 +1,168 @@
+#pragma once
+// finepose render: the 2D input beside the 3D skeleton, as PNG frames, an
+// animated GIF, or an MP4 (through an ffmpeg binary, when one is installed).
+#include <cstdio>
+#include <cstdlib>
+
+#include "args.hpp"
+#include "finepose/io/npz.hpp"
+#include "finepose/render/gif.hpp"
+#include "finepose/render/png.hpp"
+#include "finepose/render/pose_view.hpp"
+#include "finepose/wild/keypoint_input.hpp"
+#include "progress.hpp"
+
+namespace finepose::cli {
+
+namespace render_detail {
+inline bool has_ffmpeg() { return std::system("command -v ffmpeg >/dev/null 2>&1") == 0; }
+inline std::string stem_of(const std::string& p) {
+  const auto dot = p.find_last_of('.');
+  return dot == std::string::npos ? p : p.substr(0, dot);
+}
+}  // namespace render_detail
+
+inline int cmd_render(int argc, char** argv) {
+  Args a("render", "--poses out.npz [--keypoints FILE] --out FILE.gif|.png|.mp4 [--view AZIM,ELEV] [--fps N]",
+         {{"poses", "FILE", "npz from finepose infer: poses_3d (F,17,3) mm; hypotheses and keypoints_2d are used when present"},
+          {"keypoints", "FILE", "2D input to draw on the left (default: keypoints_2d from the poses file); any infer --keypoints format"},
+          {"format", "F", "format of --keypoints (as for infer)"},
+          {"layout", "L", "joint layout of --keypoints (as for infer)"},
+          {"track", "ID", "person to draw from --keypoints (as for infer)"},
+          {"out", "FILE", ".gif (animation), .png (one PNG per frame: NAME_00000.png ...; with --frame: that frame only) or .mp4 (needs ffmpeg)"},
+          {"view", "AZIM,ELEV", "3D viewpoint in degrees (default 45,15; 0,0 = as the camera saw it)"},
+          {"fps", "N", "frames per second of the animation (default 25)"},
+          {"stride", "N", "draw every N-th frame (default: 1, or enough to keep a GIF under 300 frames)"},
+          {"frame", "N", "draw only frame N"},
+          {"size", "PX", "panel size in pixels (default 400)"},
+          {"no-hypotheses", "", "do not draw the hypotheses"},
+          {"quiet", "", "no progress output"},
+          {"json", "", "print a JSON summary"}});
+  std::string poses_path, out_path, kind;
+  render::View view;
+  double fps = 25;
+  int64_t stride = 0, only = -1;
+  int panel = 400;
+  try {
+    if (!a.parse(argc, argv)) return 0;
+    FINEPOSE_CHECK(a.positional().empty(), "render: unexpected argument '", a.positional().empty() ? "" : a.positional()[0], "'");
+    poses_path = a.require("poses");
+    out_path = a.require("out");
+    const auto dot = out_path.find_last_of('.');
+    kind = dot == std::string::npos ? "" : out_path.substr(dot + 1);
+    FINEPOSE_CHECK(kind == "gif" || kind == "png" || kind == "mp4", "render: --out must end in .gif, .png or .mp4, got '", out_path, "'");
+    if (a.has("view")) {
+      const auto v = split_commas(a.get("view"));
+      FINEPOSE_CHECK(v.size() == 2, "render: --view needs AZIM,ELEV");
+      char* e1 = nullptr;
+      char* e2 = nullptr;
+      view.azimuth = std::strtod(v[0].c_str(), &e1);
+      view.elevation = std::strtod(v[1].c_str(), &e2);
+      FINEPOSE_CHECK(!v[0].empty() && !v[1].empty() && !*e1 && !*e2 && std::isfinite(view.azimuth) && std::isfinite(view.elevation),
+                     "render: --view '", a.get("view"), "' is not two numbers");
+    }
+    fps = a.get_double("fps", 25);
+    FINEPOSE_CHECK(fps > 0 && fps <= 100, "render: --fps must be in (0, 100]");
+    stride = a.get_int("stride", 0);
+    FINEPOSE_CHECK(stride >= 0, "render: --stride must be positive");
+    only = a.get_int("frame", -1);
+    panel = int(a.get_int("size", 400));
+  } catch (const Error& e) {
+    std::fprintf(stderr, "finepose render: usage error: %s\n", e.what());
+    return 2;
+  }
+  if (kind == "mp4" && !render_detail::has_ffmpeg())
+    fail("render: MP4 needs an ffmpeg binary on PATH, and there is none; write a .gif or .png instead");
+
+  auto arrays = io::load_npz(poses_path);
+  auto need = [&](const char* n) {
+    auto it = arrays.find(n);
+    if (it == arrays.end()) fail(poses_path, ": no array '", n, "' (expected the output of finepose infer)");
+    return io::to_tensor<float>(it->second, poses_path + ":" + n);
+  };
+  render::SequenceDrawing d;
+  d.poses = need("poses_3d");
+  FINEPOSE_CHECK(d.poses.dim() == 3 && d.poses.size(1) == 17 && d.poses.size(2) == 3, poses_path, ": poses_3d has shape ",
+                 shape_str(d.poses.shape()), ", expected (F, 17, 3)");
+  const int64_t F = d.poses.size(0);
+  FINEPOSE_CHECK(F > 0, poses_path, ": poses_3d has no frames");
+  if (arrays.count("hypotheses") && !a.has("no-hypotheses")) d.hypotheses = need("hypotheses");
+  if (a.has("keypoints")) {
+    std::optional<pose::KeypointLayout> layout;
+    std::optional<int64_t> track;
+    if (a.has("layout")) layout = pose::layout_from_name(a.get("layout"));
+    if (a.has("track")) track = a.get_int("track", -1);
+    auto in = wild::read_keypoints(a.get("keypoints"), wild::input_format_from_name(a.get("format")), layout, track);
+    FINEPOSE_CHECK(in.kp.size(0) == F, "render: --keypoints has ", in.kp.size(0), " frames, the poses ", F);
+    d.keypoints = TensorF({F, 17, 2});
+    d.scores = TensorF({F, 17});
+    for (int64_t i = 0; i < F * 17; ++i) {
+      d.keypoints.data()[2 * i] = float(in.kp.data()[3 * i]);
+      d.keypoints.data()[2 * i + 1] = float(in.kp.data()[3 * i + 1]);
+      d.scores.data()[i] = float(in.kp.data()[3 * i + 2]);
+    }
+  } else if (arrays.count("keypoints_2d")) {
+    d.keypoints = need("keypoints_2d");
+    if (arrays.count("scores")) d.scores = need("scores");
+  }
+  d.view = view;
+  d.panel = panel;
+  render::PoseRenderer r(d);
+
+  std::vector<int64_t> frames;
+  if (only >= 0) {
+    FINEPOSE_CHECK(only < F, "render: --frame ", only, " out of range 0..", F - 1);
+    frames = {only};
+  } else {
+    if (stride == 0) stride = kind == "gif" ? std::max<int64_t>(1, (F + 299) / 300) : 1;
+    for (int64_t f = 0; f < F; f += stride) frames.push_back(f);
+  }
+  const bool quiet = a.has("quiet") || a.has("json");
+  Progress bar("rendering", int64_t(frames.size()), quiet);
+  std::vector<std::string> written;
+  if (kind == "png") {
+    for (size_t i = 0; i < frames.size(); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "_%05lld.png", (long long)frames[i]);
+      const std::string p = only >= 0 ? out_path : render_detail::stem_of(out_path) + name;
+      render::write_png(p, r.frame(frames[i]));
+      written.push_back(p);
+      bar.update(int64_t(i + 1));
+    }
+  } else if (kind == "gif") {
+    render::GifWriter gif(out_path, r.width(), r.height(), fps / double(only >= 0 ? 1 : stride));
+    for (size_t i = 0; i < frames.size(); ++i) {
+      gif.add(r.frame(frames[i]));
+      bar.update(int64_t(i + 1));
+    }
+    gif.close();
+    written.push_back(out_path);
+  } else {
+    const std::string cmd = "ffmpeg -loglevel error -y -f rawvideo -pix_fmt rgb24 -s " + std::to_string(r.width()) + "x" +
+                            std::to_string(r.height()) + " -r " + std::to_string(fps / double(stride)) +
+                            " -i - -pix_fmt yuv420p -vcodec libx264 '" + out_path + "'";
+    std::FILE* pipe = ::popen(cmd.c_str(), "w");
+    if (!pipe) fail("render: cannot start ffmpeg");
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const render::Image im = r.frame(frames[i]);
+      if (std::fwrite(im.rgb.data(), 1, im.rgb.size(), pipe) != im.rgb.size()) {
+        ::pclose(pipe);
+        fail("render: ffmpeg stopped reading (see its message above)");
+      }
+      bar.update(int64_t(i + 1));
+    }
+    if (::pclose(pipe) != 0) fail("render: ffmpeg failed writing '", out_path, "'");
+    written.push_back(out_path);
+  }
+  bar.finish();
+  if (a.has("json")) {
+    std::printf("{\"out\": \"%s\", \"files\": %zu, \"frames\": %zu, \"width\": %d, \"height\": %d}\n", out_path.c_str(),
+                written.size(), frames.size(), r.width(), r.height());
+  } else if (!a.has("quiet")) {
+    std::fprintf(stderr, "wrote %s (%zu frames, %dx%d)\n", written.size() == 1 ? written[0].c_str() : (render_detail::stem_of(out_path) + "_*.png").c_str(),
+                 frames.size(), r.width(), r.height());
+  }
+  return 0;
+}
+
+}  // namespace finepose::cli
