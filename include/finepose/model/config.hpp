@@ -70,7 +70,7 @@ struct FinePoseConfig {
                    " context lengths for ", ctx_names().size(), " prompts");
     int64_t total = 0;
     for (auto c : ctx_lengths) {
-      FINEPOSE_CHECK(c >= 0, "config: negative context length");
+      FINEPOSE_CHECK(c >= 0 && c < (int64_t(1) << 24), "config: context length ", c, " is out of range");
       total += c + prompt_tokens;
     }
     FINEPOSE_CHECK(total == text_context, "config: prompt layout has ", total, " tokens, the text context is ",

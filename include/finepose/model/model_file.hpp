@@ -53,6 +53,21 @@ inline FinePoseModel load_official_checkpoint(const std::string& path, const Mod
   return model;
 }
 
+namespace detail {
+// A lower bound on the parameter count of the model `c` describes, from tensors every
+// FinePOSE model has (double: no overflow). Each parameter must come from the file, so a
+// config promising more than the file holds is refused before the model allocates.
+inline double parameter_floor(const FinePoseConfig& c) {
+  const auto d = [](int64_t v) { return static_cast<double>(v); };
+  double n = 4 * d(c.depth) * d(c.dim) * d(c.mlp_hidden);          // STE + TTE blocks: Mlp fc1 + fc2
+  n += (d(c.frames) + d(c.joints)) * d(c.dim);                       // positional embeddings
+  n += d(c.text_vocab) * d(c.text_width);                            // CLIP token embedding
+  n += 4 * d(c.clip_layers) * d(c.text_width) * d(c.text_width);     // CLIP attention in/out projections
+  n += 2 * d(c.encoder_layers) * d(c.text_width) * d(c.encoder_ff);  // text encoder feed-forward
+  return n;
+}
+}  // namespace detail
+
 inline FinePoseModel load_safetensors_model(const std::string& path, const ModelFileOptions& opt = {},
                                             LoadReport* report = nullptr) {
   const io::SafeTensors st = io::load_safetensors(path);
@@ -60,6 +75,10 @@ inline FinePoseModel load_safetensors_model(const std::string& path, const Model
   FINEPOSE_CHECK(it != st.metadata.end(), path, ": safetensors file has no 'finepose.config' metadata (not a finepose model)");
   FinePoseConfig cfg = config_from_json(it->second);
   if (!opt.overrides_json.empty()) cfg = config_from_json(opt.overrides_json, cfg);
+  double in_file = 0;
+  for (const auto& kv : st.tensors) in_file += static_cast<double>(shape_numel(kv.second.shape));
+  FINEPOSE_CHECK(detail::parameter_floor(cfg) <= in_file, path, ": its model config (finepose.config) needs at least ",
+                 detail::parameter_floor(cfg), " parameters, the file holds ", in_file, " tensor elements");
   StateDict sd;
   for (const auto& kv : st.tensors) sd.emplace(kv.first, io::to_tensor<float>(kv.second));
   FinePoseModel model(cfg);
