@@ -117,6 +117,7 @@ inline int cmd_train(int argc, char** argv) {
           {"upstream", "", "reproduce upstream's training exactly: ctx vectors frozen, gradients scaled by the loss"},
           {"quiet", "", "no progress bar"}});
   if (!a.parse(argc, argv)) return 0;
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // epoch lines show up in logs as they happen
   train::TrainConfig tc = train_detail::preset(a.get("preset", "small"));
   if (a.has("config")) train_detail::apply_config_file(tc, a.get("config"));
   if (a.has("epochs")) tc.epochs = std::stoll(a.get("epochs"));
