@@ -1,0 +1,31 @@
+# ctest driver for the consumer projects (cmake -P):
+#   MODE=find_package: install finepose from BUILD_DIR into a temp prefix, then
+#                      configure/build/run tests/consumer/find_package against it.
+#   MODE=add_subdirectory: configure/build/run tests/consumer/add_subdirectory.
+foreach(v MODE SOURCE_DIR BUILD_DIR WORK_DIR)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "run_consumer.cmake: -D${v}=... missing")
+  endif()
+endforeach()
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message(STATUS "${out}")
+endfunction()
+set(gen_args -DCMAKE_BUILD_TYPE=Release)
+if(MODE STREQUAL "find_package")
+  run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer/find_package -B ${WORK_DIR}/build ${gen_args}
+      -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+elseif(MODE STREQUAL "add_subdirectory")
+  run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer/add_subdirectory -B ${WORK_DIR}/build ${gen_args}
+      -DFINEPOSE_SOURCE=${SOURCE_DIR})
+else()
+  message(FATAL_ERROR "run_consumer.cmake: unknown MODE ${MODE}")
+endif()
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build -j2)
+run(${WORK_DIR}/build/consumer ${WORK_DIR}/model.safetensors)
