@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "finepose/core/arena.hpp"
+#include "finepose/core/parallel.hpp"
 #include "finepose/model/config.hpp"
 #include "finepose/model/text_branch.hpp"
 #include "finepose/nn/block.hpp"
@@ -190,6 +191,9 @@ struct MixSTE2 {
   }
 
   // Weights packed for ops::linear_packed, and the workspace of the fast forward.
+  struct Scratch {
+    float *ln, *qkv, *att, *hid;
+  };
   struct PackedBlock {
     ops::PackedWeight qkv, proj, fc1, fc2;
   };
@@ -200,6 +204,7 @@ struct MixSTE2 {
     std::vector<PackedBlock> ste, tte;
     ops::PackedWeight cross_q, cross_out, patch3d, head;
     Arena arena;
+    std::vector<Scratch> scratch;
   };
   // Copies of a model get a fresh state (their weights may diverge); moves keep it.
   struct FastHolder {
@@ -255,30 +260,60 @@ struct MixSTE2 {
     s.packed = true;
   }
 
-  // One transformer block on x [seqs, T, D] in place: x += proj(attn(LN1 x)); x += fc2(gelu(fc1(LN2 x))).
-  // Chunks of whole sequences keep the intermediates (qkv, hidden) cache-sized.
-  void fast_block(Arena& ar, const nn::Block& blk, const PackedBlock& pb, float* x, int64_t seqs, int64_t T) const {
-    const int64_t D = cfg.dim, Hd = cfg.mlp_hidden, heads = blk.attn.heads, dh = D / heads;
-    const int64_t per = std::max<int64_t>(1, kChunkRows / T), max_rows = per * T;
-    float* ln = ar.get(kSlotLn, std::size_t(max_rows * D));
-    float* qkv = ar.get(kSlotQkv, std::size_t(max_rows * 3 * D));
-    float* att = ar.get(kSlotAtt, std::size_t(max_rows * D));
-    float* hid = ar.get(kSlotHid, std::size_t(max_rows * Hd));
-    const float scale = float(1.0 / std::sqrt(double(dh)));
-    for (int64_t s0 = 0; s0 < seqs; s0 += per) {
-      const int64_t ns = std::min(per, seqs - s0), rows = ns * T;
-      float* xc = x + s0 * T * D;
-      ops::layer_norm_forward(ln, nullptr, nullptr, xc, blk.norm1.weight.data(), blk.norm1.bias.data(), rows, D, blk.norm1.eps);
-      ops::linear_packed(qkv, 3 * D, ln, D, rows, pb.qkv, blk.attn.qkv.bias.data(), false);
-      ops::AttnShape sh{ns, heads, T, T, dh};
-      ops::attention_forward(att, nullptr, qkv, T * 3 * D, 3 * D, qkv + D, T * 3 * D, 3 * D, qkv + 2 * D, T * 3 * D,
-                             3 * D, sh, scale, false);
-      ops::linear_packed(xc, D, att, D, rows, pb.proj, blk.attn.proj.bias.data(), true);
-      ops::layer_norm_forward(ln, nullptr, nullptr, xc, blk.norm2.weight.data(), blk.norm2.bias.data(), rows, D, blk.norm2.eps);
-      ops::linear_packed(hid, Hd, ln, D, rows, pb.fc1, blk.mlp.fc1.bias.data(), false);
-      ops::gelu_forward(hid, hid, rows * Hd);
-      ops::linear_packed(xc, D, hid, Hd, rows, pb.fc2, blk.mlp.fc2.bias.data(), true);
+  // f(i, thread) for i in [0, n), handed out one at a time: chunks are coarse (one
+  // whole pipeline each) and a dynamic schedule keeps both cores busy even when the
+  // machine is shared. Which thread runs a chunk never changes its result.
+  template <class Fn>
+  static void for_chunks_dynamic(int64_t n, Fn&& f) {
+#ifdef _OPENMP
+    if (n > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int64_t i = 0; i < n; ++i) f(i, omp_get_thread_num());
+      return;
     }
+#endif
+    for (int64_t i = 0; i < n; ++i) f(i, 0);
+  }
+
+  // Per-thread scratch of the chunk pipelines, created before the parallel region
+  // (Arena::get is then only a lookup, safe from several threads).
+  std::vector<Scratch>& scratch(FastState& st, int64_t max_rows) const {
+    const int nt = std::max(1, num_threads());
+    const int64_t D = cfg.dim;
+    st.scratch.resize(std::size_t(nt));
+    for (int i = 0; i < nt; ++i) {
+      const std::size_t base = kSlotScratch + 4 * std::size_t(i);
+      st.scratch[std::size_t(i)] = {st.arena.get(base, std::size_t(max_rows * D)),
+                                    st.arena.get(base + 1, std::size_t(max_rows * 3 * D)),
+                                    st.arena.get(base + 2, std::size_t(max_rows * D)),
+                                    st.arena.get(base + 3, std::size_t(max_rows * std::max(cfg.mlp_hidden, D)))};
+    }
+    return st.scratch;
+  }
+
+  // One transformer block on x [seqs, T, D] in place: x += proj(attn(LN1 x)); x += fc2(gelu(fc1(LN2 x))).
+  // Each chunk of whole sequences runs the whole pipeline on one thread, its
+  // intermediates (qkv, hidden) staying cache-sized.
+  void fast_block(FastState& st, const nn::Block& blk, const PackedBlock& pb, float* x, int64_t seqs, int64_t T) const {
+    const int64_t D = cfg.dim, Hd = cfg.mlp_hidden, heads = blk.attn.heads, dh = D / heads;
+    const int64_t per = std::max<int64_t>(1, kChunkRows / T), chunks = (seqs + per - 1) / per;
+    auto& sc = scratch(st, per * T);
+    const float scale = float(1.0 / std::sqrt(double(dh)));
+    for_chunks_dynamic(chunks, [&](int64_t ci, int tid) {
+      const Scratch& s = sc[std::size_t(tid)];
+      const int64_t s0 = ci * per, ns = std::min(per, seqs - s0), rows = ns * T;
+      float* xc = x + s0 * T * D;
+      ops::layer_norm_forward(s.ln, nullptr, nullptr, xc, blk.norm1.weight.data(), blk.norm1.bias.data(), rows, D, blk.norm1.eps);
+      ops::linear_packed(s.qkv, 3 * D, s.ln, D, rows, pb.qkv, blk.attn.qkv.bias.data(), false);
+      ops::AttnShape sh{ns, heads, T, T, dh};
+      ops::attention_forward(s.att, nullptr, s.qkv, T * 3 * D, 3 * D, s.qkv + D, T * 3 * D, 3 * D, s.qkv + 2 * D,
+                             T * 3 * D, 3 * D, sh, scale, false);
+      ops::linear_packed(xc, D, s.att, D, rows, pb.proj, blk.attn.proj.bias.data(), true);
+      ops::layer_norm_forward(s.ln, nullptr, nullptr, xc, blk.norm2.weight.data(), blk.norm2.bias.data(), rows, D, blk.norm2.eps);
+      ops::linear_packed(s.hid, Hd, s.ln, D, rows, pb.fc1, blk.mlp.fc1.bias.data(), false);
+      ops::gelu_forward(s.hid, s.hid, rows * Hd);
+      ops::linear_packed(xc, D, s.hid, Hd, rows, pb.fc2, blk.mlp.fc2.bias.data(), true);
+    });
   }
 
   // out = LN(in) with the middle axes swapped: in [A, P, Q, D] -> out [A, Q, P, D].
@@ -326,7 +361,7 @@ struct MixSTE2 {
     ops::linear_packed(x, D, c3.data(), 3, N, st.patch3d, nullptr, true);
 
     // --- STE 0, Spatial_norm fused with the change to the temporal view [S*J, F, D]
-    fast_block(ar, ste[0], st.ste[0], x, S * F, J);
+    fast_block(st, ste[0], st.ste[0], x, S * F, J);
     norm_swap(y, x, spatial_norm, S, F, J, D);
     std::swap(x, y);
 
@@ -338,38 +373,37 @@ struct MixSTE2 {
       const auto& ca = cross_attn;
       const int64_t heads = ca.heads, dh = D / heads, rows_per_sample = H * J * F;
       const int64_t per = std::max<int64_t>(1, kChunkRows / F) * F;
-      float* ln = ar.get(kSlotLn, std::size_t(per * D));
-      float* q = ar.get(kSlotQkv, std::size_t(per * D));
-      float* att = ar.get(kSlotAtt, std::size_t(per * D));
+      const int64_t per_sample = (rows_per_sample + per - 1) / per;
+      auto& sc = scratch(st, per);
       const float scale = float(1.0 / std::sqrt(double(dh)));
-      for (int64_t b = 0; b < B; ++b) {
-        for (int64_t r0 = 0; r0 < rows_per_sample; r0 += per) {
-          const int64_t rows = std::min(per, rows_per_sample - r0);
-          float* xc = x + (b * rows_per_sample + r0) * D;
-          ops::layer_norm_forward(ln, nullptr, nullptr, xc, ca.norm.weight.data(), ca.norm.bias.data(), rows, D, ca.norm.eps);
-          ops::linear_packed(q, D, ln, D, rows, st.cross_q, ca.query.bias.data(), false);
-          ops::AttnShape sh{1, heads, rows, L, dh};
-          ops::attention_forward(att, nullptr, q, rows * D, D, texts[std::size_t(b)]->keys.data(), L * D, D,
-                                 texts[std::size_t(b)]->values.data(), L * D, D, sh, scale, false);
-          const auto& sn = ca.proj_out.norm;
-          ops::adaln_silu_forward(ln, att, sn.weight.data(), sn.bias.data(), ss.data() + b * 2 * D, 1, rows, D, sn.eps);
-          ops::linear_packed(xc, D, ln, D, rows, st.cross_out, ca.proj_out.out_proj.bias.data(), true);
-        }
-      }
+      for_chunks_dynamic(B * per_sample, [&](int64_t ci, int tid) {
+        const Scratch& sp = sc[std::size_t(tid)];
+        const int64_t b = ci / per_sample, r0 = (ci % per_sample) * per;
+        const int64_t rows = std::min(per, rows_per_sample - r0);
+        float* xc = x + (b * rows_per_sample + r0) * D;
+        ops::layer_norm_forward(sp.ln, nullptr, nullptr, xc, ca.norm.weight.data(), ca.norm.bias.data(), rows, D, ca.norm.eps);
+        ops::linear_packed(sp.qkv, D, sp.ln, D, rows, st.cross_q, ca.query.bias.data(), false);
+        ops::AttnShape sh{1, heads, rows, L, dh};
+        ops::attention_forward(sp.att, nullptr, sp.qkv, rows * D, D, texts[std::size_t(b)]->keys.data(), L * D, D,
+                               texts[std::size_t(b)]->values.data(), L * D, D, sh, scale, false);
+        const auto& sn = ca.proj_out.norm;
+        ops::adaln_silu_forward(sp.ln, sp.att, sn.weight.data(), sn.bias.data(), ss.data() + b * 2 * D, 1, rows, D, sn.eps);
+        ops::linear_packed(xc, D, sp.ln, D, rows, st.cross_out, ca.proj_out.out_proj.bias.data(), true);
+      });
     }
     parallel_for(S * J, [&](int64_t s) {
       for (int64_t f = 0; f < F; ++f) ops::add_inplace(x + (s * F + f) * D, temporal_pos.data() + f * D, D);
     }, 8);
 
     // --- TTE 0, then STE i / TTE i; every norm fused with the following change of view
-    fast_block(ar, tte[0], st.tte[0], x, S * J, F);
+    fast_block(st, tte[0], st.tte[0], x, S * J, F);
     for (int64_t i = 1; i < cfg.depth; ++i) {
       norm_swap(y, x, temporal_norm, S, J, F, D);  // -> spatial [S*F, J, D]
       std::swap(x, y);
-      fast_block(ar, ste[std::size_t(i)], st.ste[std::size_t(i)], x, S * F, J);
+      fast_block(st, ste[std::size_t(i)], st.ste[std::size_t(i)], x, S * F, J);
       norm_swap(y, x, spatial_norm, S, F, J, D);  // -> temporal [S*J, F, D]
       std::swap(x, y);
-      fast_block(ar, tte[std::size_t(i)], st.tte[std::size_t(i)], x, S * J, F);
+      fast_block(st, tte[std::size_t(i)], st.tte[std::size_t(i)], x, S * J, F);
     }
     // --- head: Temporal_norm (back to the spatial view), LayerNorm, Linear(D, 3)
     norm_swap(y, x, temporal_norm, S, J, F, D);
@@ -379,8 +413,8 @@ struct MixSTE2 {
     ops::linear_packed(out.data(), 3, x, D, N, st.head, head_proj.bias.data(), false);
   }
 
-  static constexpr int64_t kChunkRows = 1024;
-  enum : std::size_t { kSlotX, kSlotY, kSlotE2d, kSlotLn, kSlotQkv, kSlotAtt, kSlotHid };
+  static constexpr int64_t kChunkRows = 256;  // rows per chunk pipeline (a temporal sequence at 243 frames)
+  enum : std::size_t { kSlotX, kSlotY, kSlotE2d, kSlotScratch };
 
   void add_temporal_pos(TensorF& xt) const {
     const int64_t F = cfg.frames, D = cfg.dim;
