@@ -8,7 +8,8 @@ if [ "${1:-}" != "--runtime" ]; then
   # doctest + benchmark for the suites; Debian's PyTorch (CPU) + numpy/scipy write the
   # parity fixtures; OpenBLAS so Debian's torch does not fall back to the reference BLAS.
   pkgs+=(doctest-dev libbenchmark-dev python3 python3-numpy python3-scipy python3-torch libopenblas0-pthread
-        libmatio-dev python3-h5py pkg-config)
+        libmatio-dev python3-h5py pkg-config
+        clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -8,5 +8,10 @@ bash tools/install_deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
-cd build
-ctest --output-on-failure -j"$jobs" "$@"
+(cd build && ctest --output-on-failure -j"$jobs" "$@")
+# Hardening (HARDENING.md): the parsers' tests under ASan + UBSan + LeakSanitizer,
+# then every fuzzer for a short time. FINEPOSE_SKIP_HARDENING=1 skips both.
+if [ "${FINEPOSE_SKIP_HARDENING:-0}" != 1 ]; then
+  bash tools/sanitize.sh --io
+  FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash tools/fuzz.sh
+fi
