@@ -406,13 +406,13 @@ TEST_CASE("truncated checkpoints: every byte boundary of a small one, sampled bo
     return;
   }
   // the official-format model through load_model: every byte of the first and
-  // last KiB (headers, data.pkl start, central directory, end records), and
+  // last 512 (headers, data.pkl start, central directory, end records), and
   // evenly spread cuts through the rest
   const std::vector<std::uint8_t> full = io::read_file(tiny);
   std::vector<std::size_t> cuts;
-  for (std::size_t i = 0; i < 1024 && i < full.size(); ++i) cuts.push_back(i);
-  for (std::size_t i = full.size() > 1024 ? full.size() - 1024 : 0; i < full.size(); ++i) cuts.push_back(i);
-  for (std::size_t k = 1; k < 200; ++k) cuts.push_back(full.size() * k / 200 + k % 7);
+  for (std::size_t i = 0; i < 512 && i < full.size(); ++i) cuts.push_back(i);
+  for (std::size_t i = full.size() > 512 ? full.size() - 512 : 0; i < full.size(); ++i) cuts.push_back(i);
+  for (std::size_t k = 1; k < 100; ++k) cuts.push_back(full.size() * k / 100 + k % 7);
   const std::string path = tmp("cut.bin");
   std::size_t n = 0;
   for (std::size_t len : cuts) {

@@ -18,7 +18,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
 examples=ON
 [ $mode = io ] && examples=OFF   # the CLI half of test_hostile_files runs in the ordinary build
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$flags" \
+# Ninja builds the listed test targets side by side (make would build them one after another)
+gen=()
+if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
+cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DFINEPOSE_CUDA=OFF -DFINEPOSE_NATIVE=OFF \
   -DFINEPOSE_BUILD_EXAMPLES=$examples -DFINEPOSE_BUILD_BENCH=OFF >/dev/null
 
