@@ -7,6 +7,9 @@
 #include "finepose/io/npz.hpp"
 #include "finepose/model/model_file.hpp"
 #include "progress.hpp"
+#if defined(FINEPOSE_CUDA)  // set when the CLI links finepose_cuda_runtime (CMake FINEPOSE_CUDA=ON)
+#include "finepose/cuda/device_sample.hpp"
+#endif
 
 namespace finepose::cli {
 
@@ -24,9 +27,17 @@ inline int cmd_sample(int argc, char** argv) {
           {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for labels other than the 15 Human3.6M actions"},
           {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads, scale)"},
           {"threads", "N", "CPU threads (default: all)"},
+          {"device", "cpu|cuda", "where to sample (default cpu; cuda needs a build with FINEPOSE_CUDA=ON and a GPU)"},
+          {"precision", "fp32|bf16", "--device cuda: activation/weight storage (default fp32)"},
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary"}});
   if (!a.parse(argc, argv)) return 0;
+  const std::string device = a.get("device", "cpu");
+  FINEPOSE_CHECK(device == "cpu" || device == "cuda", "sample: --device must be cpu or cuda, got '", device, "'");
+  FINEPOSE_CHECK(device == "cuda" || !a.has("precision"), "sample: --precision applies to --device cuda only");
+#if !defined(FINEPOSE_CUDA)
+  if (device == "cuda") fail("sample: --device cuda: this finepose was built without CUDA (configure with -DFINEPOSE_CUDA=ON)");
+#endif
   if (a.has("threads")) set_num_threads(int(a.get_int("threads", 0)));
   ModelFileOptions mo;
   if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
@@ -65,7 +76,16 @@ inline int cmd_sample(int argc, char** argv) {
     fail("sample: this model needs --action (e.g. --action Walking)");
   Progress bar("sampling", opt.steps, a.has("quiet") || a.has("json"));
   opt.on_step = [&](int64_t k, int64_t) { bar.update(k + 1); };
-  TensorF poses = model.sample(x2d, actions, opt);
+  TensorF poses;
+  if (device == "cuda") {
+#if defined(FINEPOSE_CUDA)
+    cuda::DeviceSampleSettings ds;
+    ds.precision = a.get("precision", "fp32");
+    poses = cuda::device_sample(model, x2d, actions, opt, ds);
+#endif
+  } else {
+    poses = model.sample(x2d, actions, opt);
+  }
   bar.finish();
   io::NpzMap out;
   out["poses_3d"] = io::from_tensor(poses);
