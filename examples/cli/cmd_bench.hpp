@@ -42,8 +42,20 @@ inline double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// Peak resident set of this process so far (ru_maxrss is in KiB on Linux).
+// Peak resident set of this process so far: VmHWM from /proc/self/status (reset by
+// exec; getrusage's ru_maxrss is not, so a big parent process would leak into it),
+// else ru_maxrss (KiB on Linux).
 inline double peak_rss_mb() {
+  std::ifstream f("/proc/self/status");
+  std::string key;
+  while (f >> key) {
+    if (key == "VmHWM:") {
+      double kb = 0;
+      if (f >> kb) return kb / 1024.0;
+      break;
+    }
+    std::getline(f, key);
+  }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return double(u.ru_maxrss) / 1024.0;
