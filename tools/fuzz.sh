@@ -23,6 +23,7 @@ jobs=${FUZZ_JOBS:-1}
 rss=${FUZZ_RSS_MB:-2048}
 timeout=${FUZZ_TIMEOUT:-10}
 all=(npy npz safetensors json model_config unpickle torch_checkpoint tokenizer_vocab)
+[ -f include/finepose/wild/keypoint_input.hpp ] && all+=(keypoints_json keypoints_csv)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

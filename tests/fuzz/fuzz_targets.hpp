@@ -30,6 +30,10 @@
 #include "finepose/model/config_json.hpp"
 #include "finepose/model/state_dict.hpp"
 #include "finepose/text/clip_tokenizer.hpp"
+#if __has_include("finepose/wild/keypoint_input.hpp")
+#include "finepose/wild/keypoint_input.hpp"
+#define FINEPOSE_FUZZ_KEYPOINTS 1
+#endif
 
 namespace finepose::fuzz {
 
@@ -173,6 +177,31 @@ inline void tokenizer_vocab(const std::uint8_t* p, std::size_t n) {
   load_vocab_bytes(gz.data(), gz.size());
 }
 
+// Writes the bytes to a per-process temporary file named *`ext` (for loaders that take a path).
+inline std::string temp_input(const char* ext, const std::uint8_t* p, std::size_t n) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/finepose_fuzz_" + std::to_string(::getpid()) + ext;
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(p), std::streamsize(n));
+  return path;
+}
+
+#ifdef FINEPOSE_FUZZ_KEYPOINTS
+// Detector output (COCO/MMPose/OpenPose JSON, CSV) up to the H36M-17 person track
+// that `finepose infer` lifts.
+inline void keypoints_file(const char* ext, const std::uint8_t* p, std::size_t n) {
+  const std::string path = temp_input(ext, p, n);
+  expect_error_or_ok([&] {
+    wild::KeypointInput in = wild::read_keypoints(path);
+    volatile std::int64_t k = in.kp.numel();
+    (void)k;
+  });
+  std::remove(path.c_str());
+}
+inline void keypoints_json(const std::uint8_t* p, std::size_t n) { keypoints_file(".json", p, n); }
+inline void keypoints_csv(const std::uint8_t* p, std::size_t n) { keypoints_file(".csv", p, n); }
+#endif
+
 struct NamedTarget {
   const char* name;
   Target run;
@@ -183,6 +212,9 @@ inline const std::vector<NamedTarget>& all_targets() {
       {"npy", npy},       {"npz", npz},           {"safetensors", safetensors},
       {"json", json},     {"model_config", model_config}, {"unpickle", unpickle},
       {"torch_checkpoint", torch_checkpoint}, {"tokenizer_vocab", tokenizer_vocab},
+#ifdef FINEPOSE_FUZZ_KEYPOINTS
+      {"keypoints_json", keypoints_json}, {"keypoints_csv", keypoints_csv},
+#endif
   };
   return t;
 }
