@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/demo}
-model=${FINEPOSE_DEMO_MODEL:-models/finepose_small.safetensors}
+model=${FINEPOSE_DEMO_MODEL:-models/demo_random_tiny.safetensors}
 bash tools/install_deps.sh --runtime
 cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DFINEPOSE_BUILD_TESTS=OFF -DFINEPOSE_CUDA=OFF >/dev/null
 cmake --build build-demo -j"$(nproc)" --target finepose_cli example_make_demo_walk
