@@ -13,5 +13,5 @@ cmake --build build -j"$jobs"
 # then every fuzzer for a short time. FINEPOSE_SKIP_HARDENING=1 skips both.
 if [ "${FINEPOSE_SKIP_HARDENING:-0}" != 1 ]; then
   bash tools/sanitize.sh --io
-  FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash tools/fuzz.sh
+  FUZZ_SECONDS=${FUZZ_SECONDS:-5} bash tools/fuzz.sh
 fi
