@@ -3,10 +3,31 @@
 // little-endian; memcpy keeps unaligned access defined.
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace finepose {
 namespace io {
+
+// One code point as UTF-8 (json strings, pickled and numpy unicode text).
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xc0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += char(0xe0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3f));
+    out += char(0x80 | (cp & 0x3f));
+  } else {
+    out += char(0xf0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3f));
+    out += char(0x80 | ((cp >> 6) & 0x3f));
+    out += char(0x80 | (cp & 0x3f));
+  }
+}
+
 
 template <class T>
 inline T load_le(const std::uint8_t* p) {

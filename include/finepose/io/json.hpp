@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "finepose/core/error.hpp"
+#include "finepose/io/bytes.hpp"
 
 namespace finepose {
 namespace json {
@@ -228,23 +229,7 @@ class Value {
 
 namespace detail {
 
-inline void put_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xc0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += char(0xe0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3f));
-    out += char(0x80 | (cp & 0x3f));
-  } else {
-    out += char(0xf0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3f));
-    out += char(0x80 | ((cp >> 6) & 0x3f));
-    out += char(0x80 | (cp & 0x3f));
-  }
-}
+using io::append_utf8;
 
 class Parser {
  public:
@@ -468,7 +453,7 @@ class Parser {
             } else if (cp >= 0xdc00 && cp <= 0xdfff) {
               err("unpaired low surrogate in \\u escape");
             }
-            put_utf8(out, cp);
+            append_utf8(out, cp);
             break;
           }
           default: err_at(i_ - 2, std::string("invalid escape '\\") + printable(e) + "'");

@@ -16,6 +16,7 @@
 #include "finepose/core/error.hpp"
 #include "finepose/core/half.hpp"
 #include "finepose/core/tensor.hpp"
+#include "finepose/io/bytes.hpp"
 
 namespace finepose {
 namespace io {
@@ -264,24 +265,6 @@ std::vector<T> to_vector(const NdArray& a, const std::string& what = "array") {
 }
 
 // ---- strings --------------------------------------------------------------
-
-inline void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xc0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += char(0xe0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3f));
-    out += char(0x80 | (cp & 0x3f));
-  } else {
-    out += char(0xf0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3f));
-    out += char(0x80 | ((cp >> 6) & 0x3f));
-    out += char(0x80 | (cp & 0x3f));
-  }
-}
 
 // UTF-8 -> code points; throws on malformed input.
 inline std::vector<std::uint32_t> decode_utf8(const std::string& s, const std::string& what) {

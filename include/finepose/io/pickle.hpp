@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "finepose/core/error.hpp"
+#include "finepose/io/bytes.hpp"
 
 namespace finepose {
 namespace pickle {
@@ -511,23 +512,7 @@ inline std::string utf8_to_latin1(const std::string& s, const std::string& where
   return out;
 }
 
-inline void append_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += char(cp);
-  } else if (cp < 0x800) {
-    out += char(0xc0 | (cp >> 6));
-    out += char(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += char(0xe0 | (cp >> 12));
-    out += char(0x80 | ((cp >> 6) & 0x3f));
-    out += char(0x80 | (cp & 0x3f));
-  } else {
-    out += char(0xf0 | (cp >> 18));
-    out += char(0x80 | ((cp >> 12) & 0x3f));
-    out += char(0x80 | ((cp >> 6) & 0x3f));
-    out += char(0x80 | (cp & 0x3f));
-  }
-}
+using io::append_utf8;
 
 class Unpickler {
  public:
