@@ -124,31 +124,18 @@ inline int cmd_train(int argc, char** argv) {
   if (a.has("seed")) tc.seed = std::stoull(a.get("seed"));
   if (a.has("upstream")) tc.ctx_grad = false, tc.loss_scaled_backward = true;
   const std::string data = a.require("data"), out = a.require("out");
-  const int64_t mocap = a.has("mocap-frames") ? std::stoll(a.get("mocap-frames")) : 20000;
-  const double noise_px = a.has("noise-px") ? std::stod(a.get("noise-px")) : 1.0;
+  const int64_t mocap = a.has("mocap-frames") ? std::stoll(a.get("mocap-frames")) : train::TrainingDataOptions{}.mocap_frames;
+  const double noise_px = a.has("noise-px") ? std::stod(a.get("noise-px")) : train::TrainingDataOptions{}.noise_px;
   FINEPOSE_CHECK(tc.model.joints == 17 && tc.model.in_chans == 2, "train: the shared data has 17 joints in 2D");
 
   // data
-  const std::string he = data + "/humaneva_i_h36m17.npz";
-  train::Dataset trainset = train::load_humaneva(he, "Train");
-  const train::Dataset valset = [&] {
-    train::Dataset v = train::load_humaneva(he, "Validate");
-    // labels must index the same prompt list as training
-    for (auto& s : v.seqs) s.label = trainset.label_index(v.labels[size_t(s.label)]);
-    return v;
-  }();
-  if (mocap >= 0) {
-    train::VirtualCameraOptions vo;
-    vo.seed = tc.seed;
-    vo.noise_px = noise_px;
-    vo.max_frames = mocap;
-    uint64_t tag = 1;
-    for (const char* f : {"cmu_mocap_h36m17.npz", "bandai_namco_h36m17.npz"}) {
-      const std::string p = data + "/" + f;
-      if (std::filesystem::exists(p)) train::append_mocap(trainset, p, vo, tag);
-      ++tag;
-    }
-  }
+  train::TrainingDataOptions dopt;
+  dopt.seed = tc.seed;
+  dopt.mocap_frames = mocap;
+  dopt.noise_px = noise_px;
+  train::TrainingData td = train::load_training_data(data, dopt);
+  train::Dataset& trainset = td.train;
+  const train::Dataset& valset = td.validate;
   std::printf("train: %zu sequences (%lld frames), validate: %zu sequences (%lld frames), labels:", trainset.seqs.size(),
               (long long)trainset.frames(), valset.seqs.size(), (long long)valset.frames());
   for (auto& l : trainset.labels) std::printf(" %s", l.c_str());

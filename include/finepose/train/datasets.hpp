@@ -10,6 +10,7 @@
 // Labels: no CLIP vocabulary ships with the repo, so actions are mapped onto the
 // built-in Human3.6M labels: locomotion -> "Walking", everything else -> "Directions".
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -179,6 +180,44 @@ inline void append_mocap(Dataset& d, const std::string& path, const VirtualCamer
     q.label = d.label_index(prompt_label_for(label[s]));
     d.seqs.push_back(std::move(q));
   }
+}
+
+// The training set of `finepose train` (and of the baselines, so that every method
+// sees the same frames): HumanEva-I Train with its real cameras, plus up to
+// mocap_frames frames of each mocap file in DIR (CMU, Bandai Namco; absent files
+// skipped) through virtual cameras drawn from seed, with noise_px pixels of 2D
+// noise. Validate holds HumanEva-I Validate, its labels indexing train's list.
+struct TrainingDataOptions {
+  uint64_t seed = 1;
+  int64_t mocap_frames = 20000;  // per mocap file; 0 = all, -1 = none
+  double noise_px = 1.0;
+};
+
+struct TrainingData {
+  Dataset train, validate;
+};
+
+inline TrainingData load_training_data(const std::string& dir, const TrainingDataOptions& opt = {}) {
+  const std::string he = dir + "/humaneva_i_h36m17.npz";
+  TrainingData td;
+  td.train = load_humaneva(he, "Train");
+  td.validate = load_humaneva(he, "Validate");
+  // labels must index the same prompt list as training
+  for (auto& s : td.validate.seqs) s.label = td.train.label_index(td.validate.labels[size_t(s.label)]);
+  if (opt.mocap_frames >= 0) {
+    VirtualCameraOptions vo;
+    vo.seed = opt.seed;
+    vo.noise_px = opt.noise_px;
+    vo.max_frames = opt.mocap_frames;
+    uint64_t tag = 1;
+    for (const char* f : {"cmu_mocap_h36m17.npz", "bandai_namco_h36m17.npz"}) {
+      const std::string p = dir + "/" + f;
+      if (std::filesystem::exists(p)) append_mocap(td.train, p, vo, tag);
+      ++tag;
+    }
+  }
+  td.validate.labels = td.train.labels;
+  return td;
 }
 
 }  // namespace finepose::train
