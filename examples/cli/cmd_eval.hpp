@@ -17,6 +17,7 @@
 // here; the 3DHP variant's sample() already returns mm (config output_scale).
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -95,67 +96,36 @@ inline std::string num(double v) {
   return b;
 }
 
-}  // namespace eval_detail
+// One evaluation run: what the JSON header reports and how the tables are made.
+struct EvalRun {
+  std::string dataset;              // h36m, 3dhp, humaneva
+  std::string checkpoint;           // the JSON's "checkpoint"
+  std::string keypoints = "gt";     // the JSON's "keypoints"
+  std::int64_t hypotheses = 1;      // H (the JSON's; the predictor's output decides)
+  int steps = 1;                    // K
+  bool flip = false;
+  std::int64_t frames = 0;          // L: chunk length
+  std::int64_t batch = 4;           // chunks per predictor call and per P-Best choice
+  double to_mm = 1000.0;            // predictor units -> mm
+  bool quiet = false, print_json = false;
+  std::string out_dir;              // CSV + JSON written here when set
+  std::vector<std::string> notes;   // printed under the tables
+};
 
-inline int cmd_eval(int argc, char** argv) {
-  using namespace eval_detail;
-  Args a("eval",
-         "--checkpoint FILE --dataset h36m|3dhp|humaneva --data DIR [--keypoints cpn|gt] [--hypotheses H --steps K --flip] "
-         "[--out-dir DIR] [--json] [--quiet] [--max-clips N]",
-         {{"checkpoint", "FILE", "model: official .bin/.pth checkpoint or finepose .safetensors"},
-          {"dataset", "NAME", "h36m (S9, S11), 3dhp (TS1-TS6), humaneva (Validate, Walking/Jog/Box, C1-C3)"},
-          {"data", "DIR", "h36m: data_3d_h36m.npz + data_2d_h36m_{cpn_ft_h36m_dbb,gt}.npz; 3dhp: TS*/annot_data.mat; "
-                          "humaneva: humaneva_i_h36m17.npz (or its directory)"},
-          {"keypoints", "cpn|gt", "Human3.6M 2D input (default cpn)"},
-          {"hypotheses", "H", "hypotheses per chunk (default 1)"},
-          {"steps", "K", "DDIM steps (default 1); tables use the last, JSON has every step"},
-          {"flip", "", "flip test-time augmentation"},
-          {"batch", "B", "chunks per forward pass and per P-Best choice (default 4, main.py -b 4)"},
-          {"action", "NAME", "text label for every clip (default: the clip's Human3.6M action; HumanEva: closest H36M label)"},
-          {"seed", "S", "noise seed (default 0)"},
-          {"max-clips", "N", "evaluate only the first N clips (quick checks)"},
-          {"out-dir", "DIR", "write eval_<dataset>.csv and eval_<dataset>.json here"},
-          {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, ...)"},
-          {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for --action labels other than the 15 H36M actions"},
-          {"threads", "N", "CPU threads (default: all)"},
-          {"json", "", "print the JSON report instead of tables"},
-          {"quiet", "", "no progress bar"}});
-  if (!a.parse(argc, argv)) return 0;
-  if (a.has("threads")) set_num_threads(int(a.get_int("threads", 0)));
-  const std::string dataset = a.require("dataset"), dir = a.require("data");
-  const std::string keypoints = a.get("keypoints", "cpn");
-  if (keypoints != "cpn" && keypoints != "gt") fail("eval: --keypoints must be cpn or gt, got '", keypoints, "'");
-  ModelFileOptions mo;
-  if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
-  FinePoseModel model = load_model(a.require("checkpoint"), mo);
-  if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
-  const FinePoseConfig& cfg = model.config();
-  if (cfg.joints != 17 || cfg.in_chans != 2) fail("eval: the model takes ", cfg.joints, " joints x ", cfg.in_chans, " inputs; the test sets have 17 x 2");
+// Predicts [b, K, H, L, J, 3] (predictor units) for b chunks x2d [b, L, J, 2] of one clip.
+using ChunkPredictor = std::function<TensorF(const TensorF& x2d, const data::EvalClip& clip)>;
+
+// Steps 2, 4 and 5 of the protocol above for any predictor: chunks, frame-weighted
+// tables per row and setting, printed (or JSON on stdout) and written as CSV + JSON.
+inline int run_eval_protocol(const std::vector<data::EvalClip>& clips, const ChunkPredictor& predict, const EvalRun& run) {
+  const std::string& dataset = run.dataset;
+  const std::int64_t L = run.frames, batch = run.batch;
+  const double to_mm = run.to_mm;
   const bool is_3dhp = dataset == "3dhp";
-  if (is_3dhp != (cfg.variant == PromptVariant::mpi3dhp))
-    fail("eval: a ", is_3dhp ? "Human3.6M" : "MPI-INF-3DHP", "-variant model cannot be evaluated on --dataset ", dataset);
-
-  SampleOptions so;
-  so.hypotheses = a.get_int("hypotheses", 1);
-  so.steps = a.get_int("steps", 1);
-  so.flip = a.has("flip");
-  so.seed = std::uint64_t(a.get_int("seed", 0));
-  if (so.hypotheses < 1 || so.steps < 1) fail("eval: --hypotheses and --steps must be >= 1");
-  const std::int64_t batch = a.get_int("batch", 4);
-  if (batch < 1) fail("eval: --batch must be >= 1");
-  const std::int64_t L = cfg.frames;
-  const double to_mm = 1000.0 / cfg.output_scale();
-
-  std::vector<data::EvalClip> clips = load_clips(dataset, dir, keypoints);
-  const long long max_clips = a.get_int("max-clips", 0);
-  if (max_clips < 0) fail("eval: --max-clips must be >= 0");
-  if (max_clips > 0 && std::size_t(max_clips) < clips.size()) clips.resize(std::size_t(max_clips));
-  if (a.has("action")) for (auto& c : clips) c.model_action = a.get("action");
-
+  const int K = run.steps;
+  if (L < 1 || batch < 1 || K < 1) fail("eval: chunk length, batch and steps must be >= 1");
   long long total_chunks = 0, total_frames = 0;
   for (const auto& c : clips) total_chunks += data::eval_chunk_count(c.frames(), L), total_frames += c.frames();
-
-  const int K = int(so.steps);
   // tables[setting][protocol] : rows x steps; pck/auc only for 3DHP.
   std::map<std::string, std::map<std::string, pose::ErrorTable>> tables;
   const std::vector<std::string> protocols = is_3dhp ? std::vector<std::string>{"mpjpe", "p_mpjpe", "pck", "auc"}
@@ -166,7 +136,7 @@ inline int cmd_eval(int argc, char** argv) {
   pose::MetricsOptions mopt;
   mopt.skeleton = is_3dhp ? "mpi-inf-3dhp-17" : "h36m-17";
   mopt.pose_best_group_frames = 0;  // each call below is one batch = one P-Best group
-  const bool quiet = a.has("quiet") || a.has("json");
+  const bool quiet = run.quiet;
   Progress bar("eval " + dataset, total_chunks, quiet);
   long long done = 0;
   const std::int64_t J = 17;
@@ -181,7 +151,10 @@ inline int cmd_eval(int argc, char** argv) {
     for (std::int64_t c0 = 0; c0 < C; c0 += batch) {
       const std::int64_t b = std::min(batch, C - c0), N = b * L;
       const TensorF xb = x2d.slice(0, c0, c0 + b).contiguous();
-      const TensorF out = model.sample(xb, {clip.model_action}, so);  // [b, K, H, L, J, 3]
+      const TensorF out = predict(xb, clip);  // [b, K, H, L, J, 3]
+      if (out.dim() != 6 || out.size(0) != b || out.size(1) != K || out.size(3) != L || out.size(4) != J || out.size(5) != 3)
+        fail("eval: the predictor returned ", shape_str(out.shape()), " for ", b, " chunks of ", L, " frames, expected [", b,
+             ", ", K, ", H, ", L, ", ", J, ", 3]");
       const std::int64_t H = out.size(2);
       pose::MetricsInput in;
       in.target = TensorD({N, J, 3});
@@ -245,10 +218,10 @@ inline int cmd_eval(int argc, char** argv) {
       }
     }
 
-  std::string js = "{\n  \"dataset\": " + json_string(dataset) + ",\n  \"checkpoint\": " + json_string(a.get("checkpoint")) +
-                   ",\n  \"keypoints\": " + json_string(dataset == "h36m" ? keypoints : "gt") +
-                   ",\n  \"hypotheses\": " + std::to_string(so.hypotheses) + ",\n  \"steps\": " + std::to_string(K) +
-                   ",\n  \"flip\": " + (so.flip ? "true" : "false") + ",\n  \"model_frames\": " + std::to_string(L) +
+  std::string js = "{\n  \"dataset\": " + json_string(dataset) + ",\n  \"checkpoint\": " + json_string(run.checkpoint) +
+                   ",\n  \"keypoints\": " + json_string(run.keypoints) +
+                   ",\n  \"hypotheses\": " + std::to_string(run.hypotheses) + ",\n  \"steps\": " + std::to_string(K) +
+                   ",\n  \"flip\": " + (run.flip ? "true" : "false") + ",\n  \"model_frames\": " + std::to_string(L) +
                    ",\n  \"clips\": " + std::to_string(clips.size()) + ",\n  \"frames\": " + std::to_string(total_frames) +
                    ",\n  \"chunks\": " + std::to_string(total_chunks) + ",\n  \"seconds\": " + num(seconds) +
                    ",\n  \"oracle_settings\": [\"j_best\", \"p_best\"],\n  \"settings\": {\n";
@@ -269,19 +242,19 @@ inline int cmd_eval(int argc, char** argv) {
   }
   js += "  }\n}\n";
 
-  if (a.has("out-dir")) {
-    const std::string od = a.get("out-dir");
+  if (!run.out_dir.empty()) {
+    const std::string od = run.out_dir;
     std::filesystem::create_directories(od);
     io::write_file(od + "/eval_" + dataset + ".csv", csv);
     io::write_file(od + "/eval_" + dataset + ".json", js);
   }
-  if (a.has("json")) {
+  if (run.print_json) {
     std::fputs(js.c_str(), stdout);
     return 0;
   }
 
   std::printf("%s: %zu clips, %lld frames in %lld chunks of %lld, H=%lld K=%d%s, %.1f s\n", dataset.c_str(), clips.size(),
-              total_frames, total_chunks, (long long)L, (long long)so.hypotheses, K, so.flip ? " flip" : "", seconds);
+              total_frames, total_chunks, (long long)L, (long long)run.hypotheses, K, run.flip ? " flip" : "", seconds);
   for (const auto& p : protocols) {
     const bool err = p == "mpjpe" || p == "p_mpjpe";
     std::printf("\n%s (%s, step %d)\n", p == "mpjpe" ? "Protocol #1: MPJPE" : p == "p_mpjpe" ? "Protocol #2: P-MPJPE"
@@ -298,10 +271,87 @@ inline int cmd_eval(int argc, char** argv) {
     for (const auto& s : settings()) std::printf(" %9.2f", tables.at(s).at(p).average_over_rows(last));
     std::printf("\n");
   }
-  std::printf("\n* oracle settings: they pick hypotheses by looking at the ground truth; J-Agg and P-Agg are deployable.\n");
-  if (dataset == "humaneva")
-    std::printf("HumanEva: model text labels Walking/Jog -> \"Walking\", Box -> \"Directions\" unless --action is given.\n");
+  if (!run.notes.empty()) std::printf("\n");
+  for (const auto& n : run.notes) std::printf("%s\n", n.c_str());
   return 0;
+}
+
+}  // namespace eval_detail
+
+inline int cmd_eval(int argc, char** argv) {
+  using namespace eval_detail;
+  Args a("eval",
+         "--checkpoint FILE --dataset h36m|3dhp|humaneva --data DIR [--keypoints cpn|gt] [--hypotheses H --steps K --flip] "
+         "[--out-dir DIR] [--json] [--quiet] [--max-clips N]",
+         {{"checkpoint", "FILE", "model: official .bin/.pth checkpoint or finepose .safetensors"},
+          {"dataset", "NAME", "h36m (S9, S11), 3dhp (TS1-TS6), humaneva (Validate, Walking/Jog/Box, C1-C3)"},
+          {"data", "DIR", "h36m: data_3d_h36m.npz + data_2d_h36m_{cpn_ft_h36m_dbb,gt}.npz; 3dhp: TS*/annot_data.mat; "
+                          "humaneva: humaneva_i_h36m17.npz (or its directory)"},
+          {"keypoints", "cpn|gt", "Human3.6M 2D input (default cpn)"},
+          {"hypotheses", "H", "hypotheses per chunk (default 1)"},
+          {"steps", "K", "DDIM steps (default 1); tables use the last, JSON has every step"},
+          {"flip", "", "flip test-time augmentation"},
+          {"batch", "B", "chunks per forward pass and per P-Best choice (default 4, main.py -b 4)"},
+          {"action", "NAME", "text label for every clip (default: the clip's Human3.6M action; HumanEva: closest H36M label)"},
+          {"seed", "S", "noise seed (default 0)"},
+          {"max-clips", "N", "evaluate only the first N clips (quick checks)"},
+          {"out-dir", "DIR", "write eval_<dataset>.csv and eval_<dataset>.json here"},
+          {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, ...)"},
+          {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for --action labels other than the 15 H36M actions"},
+          {"threads", "N", "CPU threads (default: all)"},
+          {"json", "", "print the JSON report instead of tables"},
+          {"quiet", "", "no progress bar"}});
+  if (!a.parse(argc, argv)) return 0;
+  if (a.has("threads")) set_num_threads(int(a.get_int("threads", 0)));
+  const std::string dataset = a.require("dataset"), dir = a.require("data");
+  const std::string keypoints = a.get("keypoints", "cpn");
+  if (keypoints != "cpn" && keypoints != "gt") fail("eval: --keypoints must be cpn or gt, got '", keypoints, "'");
+  ModelFileOptions mo;
+  if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
+  FinePoseModel model = load_model(a.require("checkpoint"), mo);
+  if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+  const FinePoseConfig& cfg = model.config();
+  if (cfg.joints != 17 || cfg.in_chans != 2) fail("eval: the model takes ", cfg.joints, " joints x ", cfg.in_chans, " inputs; the test sets have 17 x 2");
+  const bool is_3dhp = dataset == "3dhp";
+  if (is_3dhp != (cfg.variant == PromptVariant::mpi3dhp))
+    fail("eval: a ", is_3dhp ? "Human3.6M" : "MPI-INF-3DHP", "-variant model cannot be evaluated on --dataset ", dataset);
+
+  SampleOptions so;
+  so.hypotheses = a.get_int("hypotheses", 1);
+  so.steps = a.get_int("steps", 1);
+  so.flip = a.has("flip");
+  so.seed = std::uint64_t(a.get_int("seed", 0));
+  if (so.hypotheses < 1 || so.steps < 1) fail("eval: --hypotheses and --steps must be >= 1");
+  const std::int64_t batch = a.get_int("batch", 4);
+  if (batch < 1) fail("eval: --batch must be >= 1");
+  const std::int64_t L = cfg.frames;
+  const double to_mm = 1000.0 / cfg.output_scale();
+
+  std::vector<data::EvalClip> clips = load_clips(dataset, dir, keypoints);
+  const long long max_clips = a.get_int("max-clips", 0);
+  if (max_clips < 0) fail("eval: --max-clips must be >= 0");
+  if (max_clips > 0 && std::size_t(max_clips) < clips.size()) clips.resize(std::size_t(max_clips));
+  if (a.has("action")) for (auto& c : clips) c.model_action = a.get("action");
+
+  EvalRun run;
+  run.dataset = dataset;
+  run.checkpoint = a.get("checkpoint");
+  run.keypoints = dataset == "h36m" ? keypoints : "gt";
+  run.hypotheses = so.hypotheses;
+  run.steps = int(so.steps);
+  run.flip = so.flip;
+  run.frames = L;
+  run.batch = batch;
+  run.to_mm = to_mm;
+  run.quiet = a.has("quiet") || a.has("json");
+  run.print_json = a.has("json");
+  if (a.has("out-dir")) run.out_dir = a.get("out-dir");
+  run.notes.push_back("* oracle settings: they pick hypotheses by looking at the ground truth; J-Agg and P-Agg are deployable.");
+  if (dataset == "humaneva")
+    run.notes.push_back("HumanEva: model text labels Walking/Jog -> \"Walking\", Box -> \"Directions\" unless --action is given.");
+  return run_eval_protocol(clips, [&](const TensorF& xb, const data::EvalClip& clip) {
+    return model.sample(xb, {clip.model_action}, so);  // [b, K, H, L, J, 3]
+  }, run);
 }
 
 }  // namespace finepose::cli
