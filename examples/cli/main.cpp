@@ -32,6 +32,10 @@
 #include "cmd_bench.hpp"
 #define FINEPOSE_CLI_BENCH 1
 #endif
+#if __has_include("cmd_baseline.hpp")
+#include "cmd_baseline.hpp"
+#define FINEPOSE_CLI_BASELINE 1
+#endif
 
 namespace {
 
@@ -61,6 +65,9 @@ const Command kCommands[] = {
 #endif
 #ifdef FINEPOSE_CLI_BENCH
     {"bench", "time the denoiser and full sampling, report GFLOP/s and memory", finepose::cli::cmd_bench},
+#endif
+#ifdef FINEPOSE_CLI_BASELINE
+    {"baseline", "fit a mean-pose or MLP-lifter baseline on train's data, score it as eval does (HumanEva-I)", finepose::cli::cmd_baseline},
 #endif
 };
 
