@@ -3,23 +3,50 @@
 # (LeakSanitizer on) in its own build directory and runs it. Any sanitizer
 # report fails the run.
 #
-#   tools/sanitize.sh          the whole CPU suite, minus the parity tests that
-#                              generate full-size models in Python (label parity)
+#   tools/sanitize.sh          the whole CPU suite (and the emulated CUDA kernel
+#                              tests) with the CLI, minus label parity (full-size
+#                              models generated in Python, minutes each even
+#                              unsanitized; test_parity itself still runs on the
+#                              committed tiny model) and label consumer (they
+#                              build an unsanitized application: no coverage)
 #   tools/sanitize.sh --io     only the parsers: io/pickle/json/tokenizer tests,
-#                              the hostile-file test and the fuzz regressions (CI)
-#   SANITIZE_BUILD_DIR=...     build directory (default build-sanitize)
+#                              the hostile-file test and the fuzz regressions
+#   tools/sanitize.sh --tsan   the emulated CUDA kernel tests (tests/cuda, the
+#                              *_tsan programs) under ThreadSanitizer, every CUDA
+#                              thread an OS thread, in build-tsan; plus the check
+#                              that a deliberately racy kernel is reported
+#   SANITIZE_BUILD_DIR=...     build directory (default build-sanitize, build-tsan)
 #   extra arguments after the mode go to ctest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=all
 if [ "${1:-}" = "--io" ]; then mode=io; shift; fi
-build=${SANITIZE_BUILD_DIR:-$PWD/build-sanitize}
+if [ "${1:-}" = "--tsan" ]; then mode=tsan; shift; fi
 jobs=$(nproc 2>/dev/null || echo 2)
-flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
-examples=ON
-[ $mode = io ] && examples=OFF   # the CLI half of test_hostile_files runs in the ordinary build
-# Ninja builds the listed test targets side by side (make would build them one after another)
 gen=()
+
+if [ $mode = tsan ]; then
+  build=${SANITIZE_BUILD_DIR:-$PWD/build-tsan}
+  if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
+  # tests/cuda/CMakeLists.txt adds -fsanitize=thread -O1 -g to the *_tsan targets only
+  cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=None -DFINEPOSE_TSAN=ON -DFINEPOSE_CUDA=OFF \
+    -DFINEPOSE_NATIVE=OFF -DFINEPOSE_BUILD_EXAMPLES=OFF -DFINEPOSE_BUILD_BENCH=OFF >/dev/null
+  # the tsan-labelled tests are named after their programs
+  mapfile -t targets < <(cd "$build" && ctest -N -L tsan | sed -n 's/^ *Test *#[0-9]*: *\([A-Za-z0-9_]*\)$/\1/p')
+  [ ${#targets[@]} -gt 0 ] || { echo "sanitize.sh --tsan: no tsan tests configured" >&2; exit 1; }
+  cmake --build "$build" -j"$jobs" --target "${targets[@]}"
+  cd "$build"
+  # each test sets OMP_NUM_THREADS=1 and TSAN_OPTIONS=halt_on_error=1 itself (tests/cuda/CMakeLists.txt)
+  ctest --output-on-failure -j"$jobs" -L tsan "$@"
+  exit
+fi
+build=${SANITIZE_BUILD_DIR:-$PWD/build-sanitize}
+# -g1: line tables are all the reports need, and much cheaper to compile and link than -g
+flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g1 -O1"
+examples=ON      # the CLI: the tests that run `finepose` (FINEPOSE_CLI) need it
+[ $mode = io ] && examples=OFF   # the CLI half of test_hostile_files runs in the ordinary build
+exclude="parity|consumer|tsan"
+# Ninja builds the listed test targets side by side (make would build them one after another)
 if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
 cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DFINEPOSE_CUDA=OFF -DFINEPOSE_NATIVE=OFF \
@@ -33,7 +60,10 @@ if [ $mode = io ]; then
   cmake --build "$build" -j"$jobs" --target "${present[@]}"
   regex="^($(IFS='|'; echo "${present[*]}"))\$"
 else
-  cmake --build "$build" -j"$jobs"
+  # the test programs (named like their tests) and the CLI; not the other examples
+  mapfile -t targets < <(cd "$build" && ctest -N -LE "$exclude" | sed -n 's/^ *Test *#[0-9]*: *\([A-Za-z0-9_]*\)$/\1/p')
+  [ -f examples/cli/main.cpp ] && targets+=(finepose_cli)
+  cmake --build "$build" -j"$jobs" --target "${targets[@]}"
   regex=""
 fi
 
@@ -47,5 +77,5 @@ cd "$build"
 if [ -n "$regex" ]; then
   ctest --output-on-failure -j"$jobs" -R "$regex" "$@"
 else
-  ctest --output-on-failure -j"$jobs" -LE parity "$@"
+  ctest --output-on-failure -j"$jobs" -LE "$exclude" "$@"
 fi
