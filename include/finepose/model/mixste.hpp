@@ -173,6 +173,15 @@ struct MixSTE2 {
     return out.reshape({B, H, F, J, 3});
   }
 
+  // Call after changing weights in place (an optimizer step): the fast forward
+  // repacks them on its next call. (It also notices changes by itself through a
+  // sampled fingerprint, but a sample can miss an update; training says so explicitly.)
+  void weights_changed() const {
+    FastState& s = fast_.get();
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.packed = false;
+  }
+
  private:
   void check_inputs(const TensorF& x2d, const TensorF& x3d, const std::vector<int64_t>& t,
                     const std::vector<const TextFeatures*>& texts) const {

@@ -217,6 +217,7 @@ class Trainer {
       p.copy_from(v);
     });
     model_.invalidate_text_cache();
+    model_.net.weights_changed();
     opt_ = AdamWState();
     opt_.step = std::stoll(meta("train.adam_step"));
     if (opt_.step > 0) {
@@ -277,6 +278,7 @@ class Trainer {
     ac.lr = lr_;
     ac.weight_decay = cfg_.weight_decay;
     adamw_step(ps, gs, opt_, ac);
+    model_.net.weights_changed();
   }
 
   TrainConfig cfg_;
