@@ -153,7 +153,8 @@ inline void linear_packed(float* out, int64_t ldo, const float* in, int64_t ldi,
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < w.out_f; ++j) out[r * ldo + j] += bias[j];
   }
-  gemm(false, true, rows, w.out_f, w.in_f, 1.f, in, ldi, w.plain.data(), w.in_f, 1.f, out, ldo);
+  // in_f == 0: out is bias (+ residual) already; gemm would refuse the zero strides
+  if (w.in_f > 0) gemm(false, true, rows, w.out_f, w.in_f, 1.f, in, ldi, w.plain.data(), w.in_f, 1.f, out, ldo);
 #endif
 }
 
