@@ -44,12 +44,15 @@ inline train::TrainConfig preset(const std::string& name) {
   m.encoder_layers = 1;
   m.encoder_heads = 2;
   m.encoder_ff = 64;
-  tc.batch_size = 16;
-  tc.epochs = 8;
+  // small batches: on this budget the number of updates matters more than their
+  // noise (batch 4 reached a lower validation error than 16 for the same frames seen,
+  // as upstream's batch of 4 chunks); an "epoch" is 500 batches, about 0.6 passes.
+  tc.batch_size = 4;
+  tc.epochs = 40;
   tc.lr = 1e-3;
-  tc.lr_decay = 0.9;
+  tc.lr_decay = 0.97;
   tc.drop_path = 0.05;
-  tc.max_batches = 400;
+  tc.max_batches = 500;
   return tc;
 }
 
@@ -169,10 +172,11 @@ inline int cmd_train(int argc, char** argv) {
     const double val = trainer.validate(valset);
     std::printf("epoch %lld  lr %.3g  train loss %.2f mm  val MPJPE %.2f mm\n", (long long)trainer.epoch(), lr,
                 1000 * loss, val);
-    log << trainer.epoch() << "\t" << lr << "\t" << loss << "\t" << val << "\t" << bar.elapsed() << "\n";
-    log.flush();
+    // checkpoint first: a run killed in between resumes from it without a duplicate log line
     trainer.save_checkpoint(ck);
     trainer.export_model(out + "/model.safetensors");
+    log << trainer.epoch() << "\t" << lr << "\t" << loss << "\t" << val << "\t" << bar.elapsed() << "\n";
+    log.flush();
   }
   return 0;
 }

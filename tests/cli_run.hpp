@@ -1,0 +1,31 @@
+#pragma once
+// Runs the built `finepose` CLI (FINEPOSE_CLI) with arguments and captures its
+// exit code and combined stdout + stderr, for tests that check commands end to end.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+namespace finepose::test {
+
+struct CliRun {
+  int rc = -1;
+  std::string out;
+};
+
+inline bool have_cli() { return std::string(FINEPOSE_CLI).size() > 0; }
+
+inline CliRun run_cli(const std::string& args) {
+  CliRun r;
+  const std::string cmd = std::string(FINEPOSE_CLI) + " " + args + " 2>&1";
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.out.append(buf, n);
+  const int st = pclose(f);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+}  // namespace finepose::test
