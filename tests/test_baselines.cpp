@@ -14,6 +14,8 @@
 #include "finepose/io/json.hpp"
 #include "finepose/train/datasets.hpp"
 
+#include "cli_run.hpp"
+
 using namespace finepose;
 using baselines::MlpLifter;
 using baselines::MlpLifterConfig;
@@ -209,8 +211,8 @@ TEST_CASE("mlp lifter: reproducible from the seed, bad input refused") {
 }
 
 TEST_CASE("finepose baseline on the shared data (tiny settings)") {
-  const std::string cli = FINEPOSE_CLI, data = std::string(FINEPOSE_SHARED_DIR) + "/data";
-  if (cli.empty()) {
+  const std::string data = std::string(FINEPOSE_SHARED_DIR) + "/data";
+  if (!test::have_cli()) {
     MESSAGE("skipped: the finepose CLI was not built (FINEPOSE_BUILD_EXAMPLES=ON, target finepose_cli)");
     return;
   }
@@ -220,16 +222,9 @@ TEST_CASE("finepose baseline on the shared data (tiny settings)") {
   }
   auto run = [&](const std::string& kind, const std::string& extra) {
     const std::string od = tmp("out_" + kind);
-    const std::string cmd = cli + " baseline --kind " + kind + " --data " + data + " --out " + od +
-                            " --mocap-frames -1 --quiet " + extra + " 2>&1";
-    FILE* f = popen(cmd.c_str(), "r");
-    REQUIRE(f != nullptr);
-    std::string out;
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    const int st = pclose(f);
-    REQUIRE_MESSAGE((WIFEXITED(st) && WEXITSTATUS(st) == 0), out);
+    const test::CliRun r = test::run_cli("baseline --kind " + kind + " --data " + data + " --out " + od +
+                                         " --mocap-frames -1 --quiet " + extra);
+    REQUIRE_MESSAGE(r.rc == 0, r.out);
     CHECK(std::filesystem::exists(od + "/baseline_" + kind + ".safetensors"));
     CHECK(std::filesystem::exists(od + "/eval_humaneva.csv"));
     const json::Value v = json::parse(io::read_text_file(od + "/eval_humaneva.json"));

@@ -12,26 +12,15 @@
 #include "finepose/io/npz.hpp"
 #include "finepose/pose/camera.hpp"
 
+#include "cli_run.hpp"
+
 using namespace finepose;
 
 namespace {
 const std::string kDir = std::string(FINEPOSE_FIXTURE_DIR) + "/eval/";
 
-struct Run {
-  int rc;
-  std::string out;
-};
-Run run(const std::string& args) {
-  const std::string cmd = std::string(FINEPOSE_CLI) + " metrics " + args + " 2>&1";
-  FILE* f = popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  const int st = pclose(f);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
+using Run = test::CliRun;
+Run run(const std::string& args) { return test::run_cli("metrics " + args); }
 
 std::string tmp(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("finepose_test_cli_metrics_" + std::to_string(::getpid()) + "_" + name)).string();
@@ -43,7 +32,7 @@ void save(const std::string& path, const io::NpzMap& m) { io::save_npz(path, m);
 }  // namespace
 
 TEST_CASE("finepose metrics") {
-  if (std::string(FINEPOSE_CLI).empty()) {
+  if (!test::have_cli()) {
     MESSAGE("skipped: the finepose CLI was not built (FINEPOSE_BUILD_EXAMPLES=ON, target finepose_cli)");
     return;
   }

@@ -8,7 +8,6 @@
 // user running `finepose convert/sample` on a downloaded file meets.
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -26,6 +25,8 @@
 #include "finepose/io/zip.hpp"
 #include "finepose/model/config_json.hpp"
 #include "finepose/model/model_file.hpp"
+
+#include "cli_run.hpp"
 
 namespace fs = std::filesystem;
 using namespace finepose;
@@ -67,7 +68,7 @@ struct CliResult {
   std::string output;   // stdout + stderr
 };
 
-bool have_cli() { return std::strlen(FINEPOSE_CLI) > 0 && fs::exists(FINEPOSE_CLI); }
+bool have_cli() { return test::have_cli() && fs::exists(FINEPOSE_CLI); }
 
 std::string quoted(const std::string& s) {
   std::string q = "'";
@@ -76,15 +77,13 @@ std::string quoted(const std::string& s) {
 }
 
 CliResult run_cli(const std::vector<std::string>& args) {
-  const std::string out = tmp("cli_output.txt");
-  std::string cmd = quoted(FINEPOSE_CLI);
-  for (const auto& a : args) cmd += " " + quoted(a);
-  cmd += " > " + quoted(out) + " 2>&1";
-  const int st = std::system(cmd.c_str());
+  std::string line;
+  for (const auto& a : args) line += (line.empty() ? "" : " ") + quoted(a);
+  const test::CliRun run = test::run_cli(line);
   CliResult r;
-  r.exited = st != -1 && WIFEXITED(st);
-  r.code = r.exited ? WEXITSTATUS(st) : -1;
-  r.output = io::read_text_file(out);
+  r.exited = run.rc >= 0;  // run_cli gives -1 unless the process exited normally
+  r.code = run.rc;
+  r.output = run.out;
   return r;
 }
 

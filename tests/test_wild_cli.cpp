@@ -4,7 +4,6 @@
 // only meaningful with a trained model: checked with the shipped model under
 // models/ when present, else skipped with a message.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include "finepose/io/npz.hpp"
 #include "finepose/wild/demo_walk.hpp"
 #include "finepose/wild/pose_sanity.hpp"
+#include "cli_run.hpp"
 #include "wild_test_model.hpp"
 
 using namespace finepose;
@@ -21,23 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-  int rc;
-  std::string out;
-};
-
-Run run(const std::string& args) {
-  const fs::path log = fs::temp_directory_path() / ("finepose_cli_" + std::to_string(::getpid()) + ".log");
-  const std::string cmd = std::string(FINEPOSE_CLI) + " " + args + " > '" + log.string() + "' 2>&1";
-  const int st = std::system(cmd.c_str());
-  Run r{WIFEXITED(st) ? WEXITSTATUS(st) : -1, ""};
-  try {
-    r.out = io::read_text_file(log.string());
-  } catch (const Error&) {
-  }
-  fs::remove(log);
-  return r;
-}
+using Run = test::CliRun;
+Run run(const std::string& args) { return test::run_cli(args); }
 
 struct Workspace {
   fs::path dir = fs::temp_directory_path() / ("finepose_wild_cli_" + std::to_string(::getpid()));
@@ -57,7 +42,7 @@ struct Workspace {
 };
 
 bool have_cli() {
-  if (std::string(FINEPOSE_CLI).empty() || !fs::exists(FINEPOSE_CLI)) {
+  if (!test::have_cli() || !fs::exists(FINEPOSE_CLI)) {
     MESSAGE("skipped: the finepose CLI is not built (configure with -DFINEPOSE_BUILD_EXAMPLES=ON, build finepose_cli)");
     return false;
   }
