@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/demo}
-model=${FINEPOSE_DEMO_MODEL:-models/demo_random_tiny.safetensors}
+model=${FINEPOSE_DEMO_MODEL:-models/finepose_small_h36m17.safetensors}
 bash tools/install_deps.sh --runtime
 cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DFINEPOSE_BUILD_TESTS=OFF -DFINEPOSE_CUDA=OFF >/dev/null
 cmake --build build-demo -j"$(nproc)" --target finepose_cli example_make_demo_walk
@@ -15,9 +15,9 @@ fp=build-demo/bin/finepose
 mkdir -p "$out"
 build-demo/make_demo_walk "$out" 300
 "$fp" infer --model "$model" --keypoints "$out/demo_walk_coco.json" --width 1000 --height 1000 \
-  --intrinsics 1145,1145,500,500 --action Walking --hypotheses 5 --steps 5 --keep-hypotheses --out "$out/poses.npz"
+  --intrinsics 1145,1145,500,500 --action Walking --hypotheses 5 --steps 2 --flip --keep-hypotheses --out "$out/poses.npz"
 "$fp" infer --model "$model" --keypoints "$out/demo_walk_coco.json" --width 1000 --height 1000 \
-  --intrinsics 1145,1145,500,500 --action Walking --hypotheses 5 --steps 5 --quiet --out "$out/poses.csv"
+  --intrinsics 1145,1145,500,500 --action Walking --hypotheses 5 --steps 2 --flip --quiet --out "$out/poses.csv"
 echo "--- against the procedural 3D truth (root-relative, mm):"
 "$fp" metrics --pred "$out/poses.npz" --target "$out/demo_walk_truth.npz"
 "$fp" render --poses "$out/poses.npz" --keypoints "$out/demo_walk_coco.json" --out "$out/demo.gif" --quiet
