@@ -281,6 +281,12 @@ def report(res, cfg, NB, H):
     if peak:
         print(f"GEMM peak: finepose {peak:.1f} GFLOP/s, torch.mm {res.get('torch_gemm_gflops', 0):.1f} GFLOP/s; "
               f"finepose denoiser at {100 * res['finepose_gflops'] / peak:.0f}% of finepose's GEMM")
+    fma = (res.get("finepose") or {}).get("fma_peak_gflops", 0)
+    if fma:
+        sides = [("finepose", res.get("finepose_gflops")), ("ort", res.get("ort_gflops")),
+                 ("torch", res.get("torch_gflops"))]
+        print(f"FMA peak (finepose bench, same run): {fma:.1f} GFLOP/s; denoiser at " +
+              ", ".join(f"{name} {100 * g / fma:.0f}%" for name, g in sides if g))
 
 
 if __name__ == "__main__":
