@@ -162,8 +162,15 @@ TEST_CASE("plausible output from the shipped model (bone lengths, left/right, er
   Workspace w;
   // the model card's setting: H=5, K=2, flip; J-Agg needs the camera (1145 px, the walk's own)
   Run r = run("infer --model " + model + " --keypoints " + w.walk + " --width 1000 --height 1000 --intrinsics 1145,1145,500,500 "
-              "--action Walking --hypotheses 5 --steps 2 --flip --out " + w.p("shipped.npz") + " --quiet");
+              "--action Walking --hypotheses 5 --steps 2 --flip --keep-hypotheses --out " + w.p("shipped.npz") + " --quiet");
   REQUIRE_MESSAGE(r.rc == 0, r.out);
+  // the picture of it (2D input beside the 3D skeleton, hypotheses faint): what the demo shows
+  r = run("render --poses " + w.p("shipped.npz") + " --keypoints " + w.walk + " --out " + w.p("shipped.png") +
+          " --frame 150 --quiet");
+  REQUIRE_MESSAGE(r.rc == 0, r.out);
+  const auto png = io::read_file(w.p("shipped.png"));
+  REQUIRE(png.size() > 1000);
+  CHECK(std::string(png.begin() + 1, png.begin() + 4) == "PNG");
   const TensorF poses = io::to_tensor<float>(io::load_npz(w.p("shipped.npz")).at("poses_3d"));  // mm, root-relative
   // A body does not stretch. Long bones (limbs, spine; >= 150 mm): std of the length
   // under 15% of it. The short pelvis and collar bones (85-140 mm) are judged in mm
