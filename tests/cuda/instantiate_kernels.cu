@@ -1,9 +1,11 @@
 // Instantiates every kernel for every storage type so that nvcc compiles all
 // of them for each architecture in FINEPOSE_KERNEL_ARCHS (80;90).
+#include "kernels/adaln_backward.cuh"
 #include "kernels/adaln_forward.cuh"
 #include "kernels/attention_forward.cuh"
 #include "kernels/ddim_step.cuh"
 #include "kernels/epilogue_forward.cuh"
+#include "kernels/layer_norm_backward.cuh"
 #include "kernels/layer_norm_forward.cuh"
 #include "kernels/pose_flip.cuh"
 #include "kernels/softmax_forward.cuh"
@@ -16,6 +18,11 @@ namespace finepose::kernels {
                                       std::int64_t, float, stream_t);                                                 \
   template void adaln_silu_forward<T>(T*, const T*, const float*, const float*, const float*, std::int64_t,          \
                                       std::int64_t, std::int64_t, float, stream_t);                                   \
+  template void layer_norm_backward<T>(T*, float*, float*, const T*, const T*, const float*, const float*,         \
+                                       const float*, std::int64_t, std::int64_t, float*, stream_t);                   \
+  template void adaln_silu_backward<T>(T*, float*, float*, float*, const T*, const T*, const float*, const float*,   \
+                                       const float*, std::int64_t, std::int64_t, std::int64_t, float, float*,         \
+                                       stream_t);                                                                     \
   template void attention_forward<T>(T*, float*, const T*, std::int64_t, std::int64_t, const T*, std::int64_t,       \
                                      std::int64_t, const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
                                      std::int64_t, std::int64_t, std::int64_t, float, bool, stream_t);               \

@@ -127,4 +127,16 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
                                 << got[at] << " want " << want[at]);
 }
 
+// ||got - want||_2 / ||want||_2 (absolute when want is all zeros), computed in double.
+inline double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double d = double(got[i]) - double(want[i]);
+    num += d * d;
+    den += double(want[i]) * double(want[i]);
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
 }  // namespace fpt
