@@ -10,6 +10,7 @@
 // dh: one warp per row, which also saves the row's mean/rstd for the column
 // pass. Parameter gradients: per-(group, chunk) partial sums into the
 // workspace, then a fixed-order sum per column (deterministic, no atomics).
+#include "kernels/adaln_forward.cuh"
 #include "kernels/layer_norm_backward.cuh"
 
 namespace finepose::kernels {
@@ -155,9 +156,7 @@ void adaln_silu_backward(T* dh, float* dgamma, float* dbeta, float* dscale_shift
                          std::int64_t rows_per_group, std::int64_t dim, float eps, float* workspace,
                          stream_t stream = nullptr) {
   const char* k = "adaln_silu_backward";
-  if (groups < 0 || rows_per_group < 0 || dim <= 0 || dim > (1 << 30))
-    fail("kernel ", k, ": bad shape groups=", groups, " rows_per_group=", rows_per_group, " dim=", dim);
-  if (!(eps >= 0.f)) fail("kernel ", k, ": eps = ", eps, " must be >= 0");
+  check_adaln_args(k, groups, rows_per_group, dim, eps);
   const std::int64_t rows = groups * rows_per_group;
   const bool params = dgamma || dbeta || dscale_shift;
   if (rows == 0) {

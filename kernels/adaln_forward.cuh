@@ -30,14 +30,20 @@ FP_GLOBAL void adaln_silu_forward_kernel(T* out, const T* h, const float* gamma,
   }
 }
 
+// Shape and eps checks shared by the forward and backward launchers.
+inline void check_adaln_args(const char* k, std::int64_t groups, std::int64_t rows_per_group, std::int64_t dim,
+                             float eps) {
+  if (groups < 0 || rows_per_group < 0 || dim <= 0 || dim > (1 << 30))
+    fail("kernel ", k, ": bad shape groups=", groups, " rows_per_group=", rows_per_group, " dim=", dim);
+  if (!(eps >= 0.f)) fail("kernel ", k, ": eps = ", eps, " must be >= 0");
+}
+
 template <class T>
 void adaln_silu_forward(T* out, const T* h, const float* gamma, const float* beta, const float* scale_shift,
                         std::int64_t groups, std::int64_t rows_per_group, std::int64_t dim, float eps,
                         stream_t stream = nullptr) {
   const char* k = "adaln_silu_forward";
-  if (groups < 0 || rows_per_group < 0 || dim <= 0 || dim > (1 << 30))
-    fail("kernel ", k, ": bad shape groups=", groups, " rows_per_group=", rows_per_group, " dim=", dim);
-  if (!(eps >= 0.f)) fail("kernel ", k, ": eps = ", eps, " must be >= 0");
+  check_adaln_args(k, groups, rows_per_group, dim, eps);
   const std::int64_t rows = groups * rows_per_group;
   if (rows == 0) return;
   check_ptr(k, "out", out);

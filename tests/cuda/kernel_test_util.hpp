@@ -22,6 +22,7 @@
 #else
 #include "kernels/emulator/emulator.hpp"
 #endif
+#include "tests/reference_ops.hpp"
 
 namespace fpt {
 
@@ -127,16 +128,11 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
                                 << got[at] << " want " << want[at]);
 }
 
-// ||got - want||_2 / ||want||_2 (absolute when want is all zeros), computed in double.
+// ||got - want||_2 / ||want||_2 (absolute when want is all zeros): ref::rel_l2,
+// after checking that the sizes agree.
 inline double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
   REQUIRE(got.size() == want.size());
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double d = double(got[i]) - double(want[i]);
-    num += d * d;
-    den += double(want[i]) * double(want[i]);
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  return ref::rel_l2(got, want);
 }
 
 }  // namespace fpt

@@ -219,7 +219,8 @@ TEST_CASE("layer_norm_backward kernel: parameter gradients are deterministic") {
     fk::layer_norm_backward<float>(nullptr, dg.dev(), db.dev(), bdy.dev(), bx.dev(), bm.dev(), brs.dev(), nullptr,
                                    rows, dim, ws.dev());
     auto both = dg.download();
-    both.insert(both.end(), db.download().begin(), db.download().end());
+    const auto& dbv = db.download();
+    both.insert(both.end(), dbv.begin(), dbv.end());
     if (run == 0)
       first = both;
     else
