@@ -403,3 +403,104 @@ TEST_CASE("pickle_numpy: inconsistent arrays are refused") {
     CHECK(contains(e.what(), "8 data bytes"));
   }
 }
+
+// ---- numpy.random.RandomState objects: what the official main.py saves as 'random_state' ----
+
+namespace {
+
+// RandomState(0) after 3 standard normal draws, as numpy's get_state() reports it for the
+// fixtures (make_pickle_fixtures.py / make_numpy2_pickles.py): MT19937 twisted once, pos 8, a
+// cached Gaussian.
+std::vector<std::uint32_t> mt19937_twisted(std::vector<std::uint32_t> mt) {
+  for (int i = 0; i < 624; ++i) {
+    const std::uint32_t y = (mt[i] & 0x80000000u) | (mt[(i + 1) % 624] & 0x7fffffffu);
+    mt[i] = mt[(i + 397) % 624] ^ (y >> 1) ^ ((y & 1u) ? 0x9908b0dfu : 0u);
+  }
+  return mt;
+}
+
+// A small RandomState pickle assembled by hand: `ctor` (the REDUCE part) + BUILD with the
+// numpy 1.x/2.x state dict, whose entries can be swapped for look-alikes.
+std::string rs_ctor_v1() {
+  return "\x80\x02"s + "cnumpy.random._pickle\n__randomstate_ctor\n" + binunicode("MT19937") +
+         "cnumpy.random._pickle\n__bit_generator_ctor\n" + "\x86" + "R";
+}
+const std::string kKeyArray = "cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85"s + "C\x01" + "b" + "\x87" + "R";
+std::string rs_state(const std::string& key = kKeyArray, const std::string& pos = "K\x08"s,
+                     const std::string& extra = "", const std::string& bitgen = binunicode("MT19937")) {
+  return "}("s + binunicode("bit_generator") + bitgen + binunicode("state") + "}(" + binunicode("key") + key +
+         binunicode("pos") + pos + "u" + binunicode("has_gauss") + "K\x01" + binunicode("gauss") +
+         "G\x3f\xe0\x00\x00\x00\x00\x00\x00"s + extra + "u";
+}
+
+}  // namespace
+
+TEST_CASE("pickle: numpy RandomState objects in every numpy form read as inert data") {
+  const auto key = mt19937_twisted(mt19937_init(0));
+  // numpy 1.17-1.26 (Debian's), numpy 2.x (PyPI, with and without memo), numpy < 1.17 (assembled).
+  for (const char* name : {"random_state_np1.pkl", "random_state_np2.pkl", "random_state_np2_nomemo.pkl",
+                           "random_state_np116.pkl"}) {
+    CAPTURE(name);
+    Value v = load(fixture(name));
+    REQUIRE(pickle::is_random_state(v));
+    pickle::NumpyRandomState rs = pickle::to_random_state(v, name);
+    CHECK(rs.bit_generator == "MT19937");
+    CHECK(rs.pos == 8);
+    CHECK(rs.has_gauss);
+    CHECK(rs.gauss == 2.240893199201458);  // numpy's get_state() of the same object
+    CHECK(rs.key == key);
+  }
+  // get_state()'s tuple reads the same way.
+  pickle::NumpyRandomState t = pickle::to_random_state(load(fixture("random_state.pkl")));
+  CHECK(t.pos == 624);
+  CHECK(t.key == mt19937_init(0));
+  // The hand-made form used below is accepted as it stands (so each refusal is the look-alike's).
+  CHECK(error_of(rs_ctor_v1() + rs_state() + "b.") == "");
+  CHECK(error_of("\x80\x02"s + "cnumpy.random._pickle\n__randomstate_ctor\n" + binunicode("MT19937") + "\x85R" +
+                 rs_state() + "b.") == "");  // numpy 1.17-1.18: ('MT19937',)
+}
+
+TEST_CASE("pickle: look-alikes under the RandomState names are refused") {
+  const std::string ctor = "cnumpy.random._pickle\n__randomstate_ctor\n";
+  const std::string bg = "cnumpy.random._pickle\n__bit_generator_ctor\n";
+  struct Case {
+    const char* what;
+    std::string bytes;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"another bit generator", "\x80\x02"s + ctor + binunicode("PCG64") + bg + "\x86R.", "unexpected arguments"},
+      {"three arguments", "\x80\x02"s + ctor + binunicode("MT19937") + bg + "K\x01\x87R.", "unexpected arguments"},
+      {"an allowed global as the ctor argument", "\x80\x02"s + ctor + binunicode("MT19937") + "cnumpy\ndtype\n\x86R.",
+       "unexpected arguments"},
+      {"a code-running global as the argument", "\x80\x02"s + ctor + "cos\nsystem\n\x85R.", "refusing global 'os.system'"},
+      {"bit generator ctor with PCG64", "\x80\x02"s + bg + binunicode("PCG64") + "\x85R.", "only MT19937"},
+      {"MT19937 class called directly", "\x80\x02"s + "cnumpy.random._mt19937\nMT19937\n)R.", "only passed to"},
+      {"NEWOBJ instead of REDUCE", "\x80\x02"s + ctor + binunicode("MT19937") + "\x85\x81.", "with REDUCE"},
+      {"old ctor with arguments", "\x80\x02"s + "cnumpy.random\n__RandomState_ctor\n" + "K\x01\x85R.", "numpy writes none"},
+      {"an extra state entry", rs_ctor_v1() + rs_state(kKeyArray, "K\x08"s, binunicode("extra") + "N") + "b.",
+       "unexpected number of entries"},
+      {"a callable as pos", rs_ctor_v1() + rs_state(kKeyArray, ctor) + "b.", "state['pos'] is not an int"},
+      {"a RandomState nested as the key", rs_ctor_v1() + rs_state(rs_ctor_v1().substr(2)) + "b.",
+       "state['key'] is not an array"},
+      {"another bit generator name in the state", rs_ctor_v1() + rs_state(kKeyArray, "K\x08"s, "", binunicode("PCG64")) + "b.",
+       "bit_generator is not 'MT19937'"},
+      {"a list as the state", rs_ctor_v1() + "]b.", "neither a dict nor a tuple"},
+      {"numpy 2 bit generator state with a seed sequence",
+       "\x80\x02"s + bg + "cnumpy.random._mt19937\nMT19937\n\x85R" + rs_state() + "K\x01\x86" "b.", "not (dict, None)"},
+      {"BUILD twice", rs_ctor_v1() + rs_state() + "b" + rs_state() + "b.", "BUILD twice"},
+      {"a generator ctor not on the list", "\x80\x02"s + "cnumpy.random._pickle\n__generator_ctor\n)R.",
+       "refusing global 'numpy.random._pickle.__generator_ctor'"},
+      {"mtrand's class by name", "\x80\x02"s + "cnumpy.random.mtrand\nRandomState\n)R.", "refusing global"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    const std::string e = error_of(c.bytes);
+    CHECK_MESSAGE(contains(e, c.message), e);
+  }
+  // A RandomState without its state, or with a bad key array, is refused when read as data.
+  Value bare = load(rs_ctor_v1() + ".");
+  CHECK_THROWS_WITH_AS(pickle::to_random_state(bare), doctest::Contains("without its state"), Error);
+  Value bad_key = load(rs_ctor_v1() + rs_state() + "b.");
+  CHECK_THROWS_AS(pickle::to_random_state(bad_key), Error);  // the key array has no data
+}

@@ -201,11 +201,11 @@ TEST_CASE("torch checkpoint: FinePOSE-shaped checkpoint (epoch, lr, random_state
     CHECK(ck.tensors.at(pre + "step").to_vector() == std::vector<float>{1.0f});
   }
 
-  // random_state: numpy RandomState(0).get_state() through the numpy reader.
-  const pickle::Value& rs = ck.root.as_dict().at("random_state");
-  CHECK(rs.items().at(0).as_string() == "MT19937");
-  io::NdArray key = pickle::to_ndarray(rs.items().at(1), "random_state");
-  auto mt = io::to_vector<std::uint32_t>(key);
+  // random_state: the np.random.RandomState(0) object main.py saves, read as data.
+  REQUIRE(ck.has_random_state);
+  CHECK(ck.random_state.pos == 624);
+  CHECK_FALSE(ck.random_state.has_gauss);
+  const auto& mt = ck.random_state.key;
   REQUIRE(mt.size() == 624);
   std::uint32_t x = 0;
   for (std::uint32_t i = 0; i < 624; ++i) {
@@ -371,4 +371,26 @@ TEST_CASE("torch checkpoint: truncated and corrupted files are errors, never cra
     if (!error_of_bytes(torch_zip(bad, data)).empty()) ++errors;
   }
   CHECK(errors > 0);
+}
+
+TEST_CASE("torch checkpoint: exactly what the official main.py saves, numpy 1.x and numpy 2.x / torch 2.x forms") {
+  // {'epoch', 'lr', 'random_state': RandomState object, 'optimizer': AdamW state, 'model_pos':
+  // DataParallel state dict}; the np2 file also has torch 2.x's byteorder and .data/serialization_id.
+  io::TorchCheckpoint a = io::load_torch_checkpoint(kDir + "official_main_py.bin");
+  io::TorchCheckpoint b = io::load_torch_checkpoint(kDir + "official_main_py_np2.bin");
+  for (const io::TorchCheckpoint* ck : {&a, &b}) {
+    CAPTURE(ck->path);
+    CHECK(ck->entries() == std::vector<std::string>{"epoch", "lr", "random_state", "optimizer", "model_pos"});
+    CHECK(ck->scalar("epoch") == 3.0);
+    CHECK(ck->scalar("lr") == 6e-5);
+    REQUIRE(ck->has_random_state);
+    CHECK(ck->random_state.pos == 8);
+    CHECK(ck->random_state.has_gauss);
+    CHECK(ck->random_state.gauss == 2.240893199201458);
+    CHECK(ck->state_dict("model_pos").size() == 16);
+  }
+  CHECK(a.random_state.key == b.random_state.key);
+  const auto sa = a.state_dict("model_pos"), sb = b.state_dict("model_pos");
+  for (const auto& kv : sa) CHECK(kv.second.to_vector() == sb.at(kv.first).to_vector());
+  CHECK(a.tensors.size() == b.tensors.size());
 }

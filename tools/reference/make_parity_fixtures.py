@@ -22,6 +22,7 @@ Token ids come from CLIP's tokenizer as recorded in tokens_reference.json (the s
 folder); pass --tokens to use another copy.
 """
 import argparse
+import io
 import json
 import os
 import sys
@@ -34,6 +35,7 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import finepose_ref as ref  # noqa: E402
+import torch_save_splice  # noqa: E402
 
 DEFAULT_TOKENS = os.path.join(HERE, "..", "..", "..", "shared", "clip", "tokens_reference.json")
 _TOKENS = {}
@@ -196,8 +198,22 @@ def main():
     model_pos = type(state)()
     for k, v in state.items():
         model_pos["module." + k] = v.detach().clone().contiguous()
-    torch.save({"epoch": 7, "lr": 6e-5, "random_state": np.random.RandomState(0).get_state(),
-                "optimizer": optimizer, "model_pos": model_pos}, os.path.join(args.out, name + ".bin"))
+    # As every save site of main.py / main_3dhp.py: random_state is the generator's RandomState
+    # object (numpy 1.x form from Debian's numpy) ...
+    saved = {"epoch": 7, "lr": 6e-5, "random_state": np.random.RandomState(0),
+             "optimizer": optimizer, "model_pos": model_pos}
+    torch.save(saved, os.path.join(args.out, name + ".bin"))
+    # ... and, for the tiny preset, the same checkpoint with numpy 2.x's form of it and torch 2.x's
+    # archive records (byteorder, .data/serialization_id): make_numpy2_pickles.py's output spliced in.
+    np2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "pickle",
+                       "random_state_np2_nomemo.pkl")
+    if name == "tiny" and os.path.exists(np2):
+        with open(np2, "rb") as f:
+            saved["random_state"] = torch_save_splice.Spliced(f.read())
+        buf = io.BytesIO()
+        torch.save(saved, buf, pickle_module=torch_save_splice.SplicingModule)
+        with open(os.path.join(args.out, name + "_np2.bin"), "wb") as f:
+            f.write(torch_save_splice.with_torch2_records(buf.getvalue()))
 
     rng = np.random.RandomState(seed + 1)
     kp = make_keypoints_2d(rng, B, cfg.frames)

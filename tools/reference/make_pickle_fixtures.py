@@ -22,6 +22,9 @@ import zipfile
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_save_splice  # noqa: E402
+
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "pickle")
 os.makedirs(OUT, exist_ok=True)
@@ -130,7 +133,8 @@ def save_finepose_like():
     ckpt = {
         "epoch": 7,
         "lr": 0.000123,
-        "random_state": np.random.RandomState(0).get_state(),
+        # main.py saves train_generator.random_state(): the RandomState object itself.
+        "random_state": np.random.RandomState(0),
         "optimizer": optimizer.state_dict(),
         "model_pos": wrapped.state_dict(),
         # What some MixSTE-family scripts add: numpy / tensor losses, None.
@@ -304,6 +308,64 @@ def save_numpy_pickles():
         pickle.dump(arrays, f, protocol=5)
     with open(out("random_state.pkl"), "wb") as f:
         pickle.dump(np.random.RandomState(0).get_state(), f, protocol=2)
+    # The object itself, as torch.save pickles main.py's 'random_state' (protocol 2), numpy 1.x form.
+    with open(out("random_state_np1.pkl"), "wb") as f:
+        pickle.dump(drawn_random_state(), f, protocol=2)
+    with open(out("random_state_np116.pkl"), "wb") as f:
+        f.write(numpy116_random_state())
+
+
+def drawn_random_state():
+    """RandomState(0) after 3 standard normal draws: a cached Gaussian (has_gauss = 1)."""
+    r = np.random.RandomState(0)
+    r.standard_normal(3)
+    return r
+
+
+def numpy116_random_state():
+    """How numpy < 1.17 pickled a RandomState: numpy.random.__RandomState_ctor() + BUILD with
+    get_state()'s tuple. Assembled from opcodes (Debian's numpy is newer): the GLOBAL/REDUCE
+    header by hand, the state tuple pickled by this numpy, STOP."""
+    state = pickle.dumps(drawn_random_state().get_state(), protocol=2)
+    assert state[:2] == b"\x80\x02" and state[-1:] == b"."
+    return (b"\x80\x02cnumpy.random\n__RandomState_ctor\n)R" + state[2:-1] + b"b.")
+
+
+# --------------------------------------------------------------------------
+# 6b. Checkpoints exactly as the official main.py / main_3dhp.py write them (every save site:
+#     {'epoch', 'lr', 'random_state': the generator's RandomState object, 'optimizer':
+#     AdamW(model_pos_train.parameters(), lr, weight_decay=0.1).state_dict(), 'model_pos':
+#     DataParallel(model).state_dict()}), in the numpy 1.x form and the numpy 2.x form.
+def official_checkpoint(random_state, pickle_module=pickle):
+    model = TinyFinePOSE()
+    fill_by_formula(model)
+    model_pos_train = torch.nn.DataParallel(model)
+    lr = 6e-5
+    optimizer = torch.optim.AdamW(model_pos_train.parameters(), lr=lr, weight_decay=0.1)
+    loss = sum((p * p).sum() for p in model_pos_train.parameters())
+    loss.backward()
+    optimizer.step()
+    fill_by_formula(model)
+    buf = io.BytesIO()
+    torch.save({
+        "epoch": 3,
+        "lr": lr,
+        "random_state": random_state,
+        "optimizer": optimizer.state_dict(),
+        "model_pos": model_pos_train.state_dict(),
+    }, buf, pickle_module=pickle_module)
+    return buf.getvalue()
+
+
+def save_official_checkpoints():
+    with open(out("official_main_py.bin"), "wb") as f:
+        f.write(official_checkpoint(drawn_random_state()))
+    np2_path = out("random_state_np2_nomemo.pkl")
+    with open(np2_path, "rb") as f:  # written by make_numpy2_pickles.py (numpy 2.x)
+        np2 = f.read()
+    raw = official_checkpoint(torch_save_splice.Spliced(np2), torch_save_splice.SplicingModule)
+    with open(out("official_main_py_np2.bin"), "wb") as f:
+        f.write(torch_save_splice.with_torch2_records(raw))
 
 
 # --------------------------------------------------------------------------
@@ -344,6 +406,7 @@ if __name__ == "__main__":
     save_hand_made_zips()
     save_hostile()
     save_numpy_pickles()
+    save_official_checkpoints()
     save_plain_values()
     total = sum(os.path.getsize(out(n)) for n in os.listdir(OUT))
     print("wrote %d files, %d bytes, to %s" % (len(os.listdir(OUT)), total, OUT))

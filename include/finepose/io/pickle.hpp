@@ -457,6 +457,12 @@ inline bool is_allowed_global(const std::string& name) {
       "numpy._core.numeric._frombuffer",
       "numpy.ndarray",
       "numpy.dtype",
+      // numpy.random.RandomState objects (what main.py saves as 'random_state'):
+      // read as inert records, never constructed (see random_state_call / check_random_state).
+      "numpy.random._pickle.__randomstate_ctor",
+      "numpy.random._pickle.__bit_generator_ctor",
+      "numpy.random._mt19937.MT19937",
+      "numpy.random.__RandomState_ctor",
       "_codecs.encode",
       "builtins.set",
       "builtins.frozenset",
@@ -1021,6 +1027,9 @@ class Unpickler {
         name == "numpy._core.multiarray._reconstruct") {
       return Value::object("numpy.ndarray", args);
     }
+    if (name == "numpy.random._pickle.__bit_generator_ctor" || name == "numpy.random._pickle.__randomstate_ctor" ||
+        name == "numpy.random.__RandomState_ctor" || name == "numpy.random._mt19937.MT19937")
+      return random_state_call(name, a, op);
     if (name == "numpy._core.multiarray.scalar") return Value::object("numpy.core.multiarray.scalar", args);
     if (name == "numpy._core.numeric._frombuffer") return Value::object("numpy.core.numeric._frombuffer", args);
     // torch._utils._rebuild_tensor(_v2), numpy.dtype, numpy.core.multiarray.scalar:
@@ -1028,10 +1037,91 @@ class Unpickler {
     return Value::object(name, args);
   }
 
+  // numpy.random pickles, accepted in exactly the forms numpy writes (nothing is called):
+  //   numpy 1.17-1.26: __randomstate_ctor('MT19937', __bit_generator_ctor) (1.17-1.18: ('MT19937',))
+  //   numpy 2.x:       __randomstate_ctor(__bit_generator_ctor(MT19937))   (+ BUILD on the bit generator)
+  //   numpy < 1.17:    numpy.random.__RandomState_ctor()                   (+ BUILD with a state tuple)
+  // The results are inert records "numpy.random.RandomState" / "numpy.random.MT19937";
+  // check_random_state() checks the BUILD state, pickle_numpy.hpp's to_random_state() reads it.
+  Value random_state_call(const std::string& name, const std::vector<Value>& a, const char* op) {
+    if (std::string(op) != "REDUCE") bad(op, " on ", name, " (numpy pickles it with REDUCE)");
+    auto is_mt_name = [](const Value& v) { return v.is_string() && *v.text_ == "MT19937"; };
+    if (name == "numpy.random._pickle.__bit_generator_ctor") {
+      if (a.size() > 1 ||
+          (a.size() == 1 && !is_mt_name(a[0]) &&
+           !(a[0].is_global() && *a[0].text_ == "numpy.random._mt19937.MT19937")))
+        bad("numpy.random bit generator ctor with arguments other than MT19937 (only MT19937 is understood)");
+      return Value::object("numpy.random.MT19937", Value::tuple());
+    }
+    if (name == "numpy.random._pickle.__randomstate_ctor") {
+      const bool v1 = (a.size() == 1 || a.size() == 2) && is_mt_name(a[0]) &&
+                      (a.size() == 1 || (a[1].is_global() && *a[1].text_ == "numpy.random._pickle.__bit_generator_ctor"));
+      const bool v2 = a.size() == 1 && a[0].is_object("numpy.random.MT19937");
+      if (!v1 && !v2) bad("numpy.random RandomState ctor with unexpected arguments (not a numpy-written RandomState)");
+      return Value::object("numpy.random.RandomState", Value::tuple());
+    }
+    if (name == "numpy.random.__RandomState_ctor") {
+      if (!a.empty()) bad("numpy.random.__RandomState_ctor with arguments (numpy writes none)");
+      return Value::object("numpy.random.RandomState", Value::tuple());
+    }
+    bad(op, " on numpy.random._mt19937.MT19937 (only passed to the bit generator ctor)");
+  }
+
+  // The BUILD state of a RandomState / its MT19937 bit generator: exactly the keys
+  // and kinds numpy writes, the key an ndarray record, no callables anywhere.
+  void check_random_state(const std::string& global, const Value& state) {
+    auto need = [&](bool ok, const char* what) {
+      if (!ok) bad("BUILD on ", global, ": ", what, " (not a numpy-written RandomState)");
+    };
+    auto is_key_array = [](const Value& v) {
+      return v.is_object("numpy.ndarray") || v.is_object("numpy.core.numeric._frombuffer");
+    };
+    auto check_keys = [&](const Dict& d, std::initializer_list<const char*> keys) {
+      need(d.size() == keys.size(), "unexpected number of entries");
+      for (const char* k : keys) need(d.has(k), "a missing entry");
+    };
+    auto check_mt_state = [&](const Dict& d) {  // {'bit_generator': 'MT19937', 'state': {'key': ..., 'pos': int}}
+      const Value& bg = d.at("bit_generator");
+      need(bg.is_string() && *bg.text_ == "MT19937", "bit_generator is not 'MT19937'");
+      const Value& st = d.at("state");
+      need(st.is_dict(), "state is not a dict");
+      check_keys(st.as_dict(), {"key", "pos"});
+      need(is_key_array(st.as_dict().at("key")), "state['key'] is not an array");
+      need(st.as_dict().at("pos").kind == Kind::integer, "state['pos'] is not an int");
+    };
+    if (global == "numpy.random.MT19937") {  // numpy 2.x: (state dict, seed sequence: None when legacy-seeded)
+      const Value* st = &state;
+      if (state.is_tuple()) {
+        need(state.seq_->items.size() == 2 && state.seq_->items[1].is_none(), "state tuple is not (dict, None)");
+        st = &state.seq_->items[0];
+      }
+      need(st->is_dict(), "state is not a dict");
+      check_keys(st->as_dict(), {"bit_generator", "state"});
+      check_mt_state(st->as_dict());
+      return;
+    }
+    if (state.is_tuple()) {  // numpy < 1.17: ('MT19937', key, pos, has_gauss, cached_gaussian)
+      const auto& t = state.seq_->items;
+      need(t.size() == 5, "state tuple without 5 items");
+      need(t[0].is_string() && *t[0].text_ == "MT19937", "state[0] is not 'MT19937'");
+      need(is_key_array(t[1]), "state[1] is not an array");
+      need(t[2].kind == Kind::integer && t[3].kind == Kind::integer, "pos / has_gauss are not ints");
+      need(t[4].kind == Kind::floating, "cached_gaussian is not a float");
+      return;
+    }
+    need(state.is_dict(), "state is neither a dict nor a tuple");
+    const Dict& d = state.as_dict();
+    check_keys(d, {"bit_generator", "state", "has_gauss", "gauss"});
+    check_mt_state(d);
+    need(d.at("has_gauss").kind == Kind::integer, "has_gauss is not an int");
+    need(d.at("gauss").kind == Kind::floating, "gauss is not a float");
+  }
+
   void build(Value& target, Value state) {
     if (target.is_object()) {
       Object& o = *target.obj_;
       if (o.has_state) bad("BUILD twice on ", o.global);
+      if (o.global == "numpy.random.RandomState" || o.global == "numpy.random.MT19937") check_random_state(o.global, state);
       o.state = std::move(state);
       o.has_state = true;
       return;

@@ -184,5 +184,58 @@ inline ObjectArray to_object_array(const Value& v, const std::string& what = "nu
   return r;
 }
 
+
+// A numpy.random.RandomState as the unpickler leaves it (official checkpoints'
+// 'random_state': the object itself, any numpy version), or the tuple that
+// RandomState.get_state() returns. Inert data: key, pos and the cached Gaussian.
+struct NumpyRandomState {
+  std::string bit_generator = "MT19937";
+  std::vector<std::uint32_t> key;  // 624 words
+  std::int64_t pos = 0;            // 0..624
+  bool has_gauss = false;
+  double gauss = 0.0;
+};
+
+inline bool is_random_state(const Value& v) { return v.is_object("numpy.random.RandomState"); }
+
+inline NumpyRandomState to_random_state(const Value& v, const std::string& what = "random_state") {
+  const Value* state = &v;
+  if (is_random_state(v)) {
+    if (!v.as_object().has_state) fail(what, ": a RandomState without its state");
+    state = &v.as_object().state;
+  }
+  NumpyRandomState r;
+  const Value* key = nullptr;
+  if (state->is_tuple() || state->is_list()) {  // get_state() / numpy < 1.17: ('MT19937', key, pos, has_gauss, gauss)
+    const auto& t = state->items(what.c_str());
+    if (t.size() != 5 || !t[0].is_string() || t[0].as_string() != "MT19937")
+      fail(what, ": not an MT19937 state tuple ('MT19937', key, pos, has_gauss, gauss)");
+    key = &t[1];
+    r.pos = t[2].as_int("pos");
+    r.has_gauss = t[3].as_int("has_gauss") != 0;
+    r.gauss = t[4].as_double("gauss");
+  } else if (state->is_dict()) {  // get_state(legacy=False) / the pickled object's BUILD state
+    const Dict& d = state->as_dict();
+    if (!d.has("bit_generator") || !d.has("state") || !d.has("has_gauss") || !d.has("gauss"))
+      fail(what, ": RandomState state dict without bit_generator/state/has_gauss/gauss");
+    r.bit_generator = d.at("bit_generator").as_string("bit_generator");
+    if (r.bit_generator != "MT19937") fail(what, ": bit generator '", detail::printable(r.bit_generator), "', not MT19937");
+    const Dict& st = d.at("state").as_dict("state");
+    if (!st.has("key") || !st.has("pos")) fail(what, ": MT19937 state without key/pos");
+    key = &st.at("key");
+    r.pos = st.at("pos").as_int("pos");
+    r.has_gauss = d.at("has_gauss").as_int("has_gauss") != 0;
+    r.gauss = d.at("gauss").as_double("gauss");
+  } else {
+    fail(what, ": a ", v.describe(), ", not a numpy RandomState");
+  }
+  io::NdArray k = to_ndarray(*key, what + " key");
+  if (k.dtype != io::DType::u32 || k.shape != Shape{624})
+    fail(what, ": MT19937 key must be uint32 (624,), got ", io::dtype_name(k.dtype), " ", shape_str(k.shape));
+  r.key = io::to_vector<std::uint32_t>(k);
+  if (r.pos < 0 || r.pos > 624) fail(what, ": MT19937 position ", r.pos, " outside 0..624");
+  return r;
+}
+
 }  // namespace pickle
 }  // namespace finepose

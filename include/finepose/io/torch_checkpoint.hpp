@@ -59,6 +59,8 @@ struct TorchCheckpoint {
   std::map<std::string, TensorF> tensors;               // every loaded tensor as float32, by full key
   std::map<std::string, Tensor<std::int64_t>> int_tensors;  // integer/bool tensors, exact
   std::map<std::string, TorchTensorInfo> info;          // every tensor in the file, loaded or not
+  bool has_random_state = false;                        // top-level 'random_state' (main.py saves the
+  pickle::NumpyRandomState random_state;                // generator's RandomState object): inert data
 
   bool has_scalar(const std::string& name) const { return scalars.count(name) != 0; }
   double scalar(const std::string& name) const {
@@ -392,6 +394,14 @@ inline TorchCheckpoint load_torch_checkpoint_bytes(std::vector<std::uint8_t> byt
     for (const auto& kv : ck.root.as_dict().entries)
       if (kv.first.is_string() && (kv.second.is_number()))
         ck.scalars[kv.first.as_string()] = kv.second.as_double();
+  // The official main.py saves the data generator's np.random.RandomState object (not get_state()'s
+  // tuple); older scripts the tuple. Either is read as data and checked whole here.
+  if (ck.root.is_dict())
+    if (const pickle::Value* rs = ck.root.as_dict().find("random_state"))
+      if (pickle::is_random_state(*rs) || rs->is_tuple()) {
+        ck.random_state = pickle::to_random_state(*rs, label + ": random_state");
+        ck.has_random_state = true;
+      }
 
   // Find tensors; decide which to read; group them by storage.
   std::vector<std::pair<std::string, const pickle::Value*>> found;
