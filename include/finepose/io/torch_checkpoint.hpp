@@ -398,7 +398,9 @@ inline TorchCheckpoint load_torch_checkpoint_bytes(std::vector<std::uint8_t> byt
   // tuple); older scripts the tuple. Either is read as data and checked whole here.
   if (ck.root.is_dict())
     if (const pickle::Value* rs = ck.root.as_dict().find("random_state"))
-      if (pickle::is_random_state(*rs) || rs->is_tuple()) {
+      if (pickle::is_random_state(*rs) ||  // a get_state() tuple; any other tuple is left alone
+          (rs->is_tuple() && rs->items().size() == 5 && rs->items()[0].is_string() &&
+           rs->items()[0].as_string() == "MT19937")) {
         ck.random_state = pickle::to_random_state(*rs, label + ": random_state");
         ck.has_random_state = true;
       }
