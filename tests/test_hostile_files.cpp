@@ -336,7 +336,7 @@ TEST_CASE("hostile model configs: absurd sizes are refused before anything is al
   }
 }
 
-TEST_CASE("NaN/Inf weights load, and convert reports them") {
+TEST_CASE("NaN/Inf weights are refused at load; convert --allow-non-finite converts them with a warning") {
   const std::string tiny = kFixtures + "/parity/tiny.bin";
   if (!fs::exists(tiny)) {
     MESSAGE("skipped: ", tiny, " not present (tools/reference/make_parity_fixtures.py --preset tiny)");
@@ -360,8 +360,12 @@ TEST_CASE("NaN/Inf weights load, and convert reports them") {
   const std::string nan_path = tmp("nan.safetensors");
   write_bytes(nan_path, io::serialize_safetensors(st.tensors, st.metadata));
 
+  // refused at load by default, naming the first poisoned tensor
+  CHECK_THROWS_WITH_AS(load_model(nan_path), doctest::Contains("contain NaN/Inf"), Error);
+  ModelFileOptions allow;
+  allow.allow_non_finite = true;
   LoadReport report;
-  CHECK_NOTHROW(load_model(nan_path, {}, &report));
+  CHECK_NOTHROW(load_model(nan_path, allow, &report));
   CHECK(report.non_finite == 2);
   for (const auto& name : poisoned)
     CHECK(std::find(report.non_finite_names.begin(), report.non_finite_names.end(), name) != report.non_finite_names.end());
@@ -374,7 +378,12 @@ TEST_CASE("NaN/Inf weights load, and convert reports them") {
     return;
   }
   const std::string out = tmp("nan_out.safetensors");
-  const CliResult r = run_cli({"convert", nan_path, out});
+  const CliResult refused = run_cli({"convert", nan_path, out});
+  INFO(refused.output);
+  CHECK(refused.code == 1);
+  CHECK(contains(refused.output, "2 parameter tensors contain NaN/Inf"));
+  CHECK_FALSE(fs::exists(out));
+  const CliResult r = run_cli({"convert", "--allow-non-finite", nan_path, out});
   INFO(r.output);
   CHECK(r.exited);
   CHECK(r.code == 0);

@@ -24,6 +24,7 @@ rss=${FUZZ_RSS_MB:-2048}
 timeout=${FUZZ_TIMEOUT:-10}
 all=(npy npz safetensors json model_config unpickle torch_checkpoint tokenizer_vocab)
 [ -f include/finepose/wild/keypoint_input.hpp ] && all+=(keypoints_json keypoints_csv)
+[ -f examples/cli/cmd_infer.hpp ] && all+=(cli_infer cli_render cli_sample cli_metrics)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 

@@ -2,6 +2,8 @@
 // A small command-line parser for the finepose tool: declared options only,
 // "--name value" or "--name=value", boolean switches, positionals; unknown or
 // malformed options are errors that name the option.
+#include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "finepose/core/error.hpp"
+#include "finepose/core/parallel.hpp"
 
 namespace finepose::cli {
 
@@ -87,13 +90,32 @@ class Args {
     if (v.empty() || *end || errno) fail(command_, ": --", n, " expects an integer, got '", v, "'");
     return r;
   }
+  // An integer in [lo, hi]: every option that sizes something or is cast to a
+  // narrower type goes through here, so no value wraps or overflows later.
+  long long get_int_in(const std::string& n, long long def, long long lo, long long hi) const {
+    const long long r = get_int(n, def);
+    if (has(n) && (r < lo || r > hi)) fail(command_, ": --", n, " must be in ", lo, "..", hi, ", got ", r);
+    return r;
+  }
+  // A finite number (NaN and Inf are refused: no option means them).
   double get_double(const std::string& n, double def) const {
     if (!has(n)) return def;
     const std::string v = get(n);
     char* end = nullptr;
     double r = std::strtod(v.c_str(), &end);
     if (v.empty() || *end) fail(command_, ": --", n, " expects a number, got '", v, "'");
+    if (!std::isfinite(r)) fail(command_, ": --", n, " must be a finite number, got '", v, "'");
     return r;
+  }
+  double get_double_in(const std::string& n, double def, double lo, double hi) const {
+    const double r = get_double(n, def);
+    if (has(n) && !(r >= lo && r <= hi)) fail(command_, ": --", n, " must be in [", lo, ", ", hi, "], got ", r);
+    return r;
+  }
+  // --threads N: 1..kMaxThreads (far more threads than cores only slows a run down,
+  // and hundreds of thousands make the OpenMP runtime abort). Absent: all cores.
+  void apply_threads() const {
+    if (has("threads")) set_num_threads(int(get_int_in("threads", 0, 1, kMaxThreads)));
   }
   const std::vector<std::string>& positional() const { return positional_; }
 
@@ -109,11 +131,11 @@ class Args {
   std::vector<std::string> positional_;
 };
 
-inline std::vector<std::string> split_commas(const std::string& s) {
+inline std::vector<std::string> split_commas(const std::string& s, char sep = ',') {
   std::vector<std::string> out;
   std::string cur;
   for (char c : s) {
-    if (c == ',') {
+    if (c == sep) {
       out.push_back(cur);
       cur.clear();
     } else {

@@ -73,23 +73,22 @@ inline int cmd_baseline(int argc, char** argv) {
           {"quiet", "", "no progress bar"}});
   if (!a.parse(argc, argv)) return 0;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  if (a.has("threads")) set_num_threads(int(a.get_int("threads", 0)));
+  a.apply_threads();
   const std::string kind = a.require("kind"), data = a.require("data"), out = a.require("out");
   if (kind != "mean" && kind != "mlp") fail("baseline: --kind must be mean or mlp, got '", kind, "'");
   const bool quiet = a.has("quiet");
   const auto t0 = std::chrono::steady_clock::now();
 
   train::TrainingDataOptions dopt;
-  dopt.seed = uint64_t(a.get_int("seed", 1));
-  dopt.mocap_frames = a.get_int("mocap-frames", dopt.mocap_frames);
-  dopt.noise_px = a.has("noise-px") ? std::stod(a.get("noise-px")) : dopt.noise_px;
+  dopt.seed = uint64_t(a.get_int_in("seed", 1, 0, INT64_MAX));
+  dopt.mocap_frames = a.get_int_in("mocap-frames", dopt.mocap_frames, -1, int64_t(1) << 40);
+  dopt.noise_px = a.get_double_in("noise-px", dopt.noise_px, 0, 1000);
   const train::TrainingData td = train::load_training_data(data, dopt);
   std::printf("train: %zu sequences (%lld frames), validate: %zu sequences (%lld frames)\n", td.train.seqs.size(),
               (long long)td.train.frames(), td.validate.seqs.size(), (long long)td.validate.frames());
 
   const FinePoseConfig small = train_detail::preset("small").model;
-  const int64_t L = a.get_int("frames", small.frames);
-  if (L < 1) fail("baseline: --frames must be >= 1");
+  const int64_t L = a.get_int_in("frames", small.frames, 1, 100000);
   std::filesystem::create_directories(out);
   const std::string weights = out + "/baseline_" + kind + ".safetensors";
 
@@ -103,17 +102,16 @@ inline int cmd_baseline(int argc, char** argv) {
   } else {
     baselines::MlpLifterConfig mc;
     mc.joints = small.joints;
-    mc.width = a.get_int("width", mc.width);
-    mc.blocks = a.get_int("blocks", mc.blocks);
-    if (a.has("dropout")) mc.dropout = std::stof(a.get("dropout"));
+    mc.width = a.get_int_in("width", mc.width, 1, 65536);
+    mc.blocks = a.get_int_in("blocks", mc.blocks, 0, 1024);
+    if (a.has("dropout")) mc.dropout = float(a.get_double_in("dropout", 0, 0, 1));
     mc.validate();
     baselines::MlpTrainOptions to;
     to.seed = dopt.seed;
-    to.batch_size = a.get_int("batch", to.batch_size);
-    if (a.has("lr")) to.lr = std::stod(a.get("lr"));
-    if (a.has("lr-decay")) to.lr_decay = std::stod(a.get("lr-decay"));
-    const int64_t epochs = a.get_int("epochs", 2);
-    if (epochs < 0) fail("baseline: --epochs must be >= 0");
+    to.batch_size = a.get_int_in("batch", to.batch_size, 1, 1 << 24);
+    if (a.has("lr")) to.lr = a.get_double_in("lr", 0, 0, 10);
+    if (a.has("lr-decay")) to.lr_decay = a.get_double_in("lr-decay", 0, 0, 1);
+    const int64_t epochs = a.get_int_in("epochs", 2, 0, 1000000);
     const baselines::LiftingFrames frames =
         baselines::lifting_frames(td.train, true, small.joints_left, small.joints_right);
     mlp = baselines::MlpLifter(mc);

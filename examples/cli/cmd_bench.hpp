@@ -185,21 +185,17 @@ inline int cmd_bench(int argc, char** argv) {
           {"seed", "S", "seed of the random weights and inputs (default 0)"},
           {"json", "", "print one JSON object"}});
   if (!a.parse(argc, argv)) return 0;
-  if (a.has("threads")) {
-    const long long t = a.get_int("threads", 0);
-    FINEPOSE_CHECK(t >= 1 && t <= 1024, "bench: --threads ", t, " is out of range");
-    set_num_threads(int(t));
-  }
+  a.apply_threads();
   FinePoseConfig cfg;
-  cfg.depth = a.get_int("depth", 8);
-  cfg.frames = a.get_int("frames", 243);
-  cfg.dim = a.get_int("dim", 512);
-  cfg.heads = a.get_int("heads", 8);
+  cfg.depth = a.get_int_in("depth", 8, 1, 64);
+  cfg.frames = a.get_int_in("frames", 243, 1, 100000);
+  cfg.dim = a.get_int_in("dim", 512, 1, 65536);
+  cfg.heads = a.get_int_in("heads", 8, 1, 1024);
   cfg.mlp_hidden = 2 * cfg.dim;
   cfg.validate();
   const int64_t B = a.get_int("batch", 1), H = a.get_int("hypotheses", 1), K = a.get_int("steps", 10);
   const bool flip = a.has("flip");
-  const int repeats = int(a.get_int("repeats", 5)), srepeats = int(a.get_int("sampling-repeats", 1));
+  const int repeats = int(a.get_int_in("repeats", 5, 1, 1000)), srepeats = int(a.get_int_in("sampling-repeats", 1, 1, 100));
   const int64_t gemm_n = a.get_int("gemm", 2048);
   const std::uint64_t seed = std::uint64_t(a.get_int("seed", 0));
   FINEPOSE_CHECK(B >= 1 && B <= 4096, "bench: --batch ", B, " is out of range");

@@ -5,6 +5,8 @@
 // the saved numpy RandomState, tensor count), read as data, nothing converted.
 #include <cstdio>
 
+#include <unistd.h>
+
 #include "args.hpp"
 #include "finepose/io/torch_checkpoint.hpp"
 #include "finepose/model/model_file.hpp"
@@ -16,6 +18,8 @@ inline int cmd_convert(int argc, char** argv) {
          {{"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads, scale)"},
           {"dtype", "T", "storage type of the written tensors: f32 (default), f16 or bf16"},
           {"quiet", "", "print nothing on success"},
+          {"force", "", "replace OUT if it exists (default: refuse, so that a typo cannot destroy a file)"},
+          {"allow-non-finite", "", "convert a model whose parameters hold NaN/Inf (refused by default: it gives NaN poses)"},
           {"info", "", "only describe IN (a torch .bin/.pth checkpoint): entries, numbers, random_state, tensors"}});
   if (!a.parse(argc, argv)) return 0;
   if (a.has("info")) {
@@ -37,11 +41,18 @@ inline int cmd_convert(int argc, char** argv) {
     return 0;
   }
   FINEPOSE_CHECK(a.positional().size() == 2, "convert: expected IN and OUT, got ", a.positional().size(), " paths");
+  const std::string in = a.positional()[0], out = a.positional()[1];
+  io::check_output_path("convert", out, {in, a.get("config")});
+  if (!a.has("force") && ::access(out.c_str(), F_OK) == 0)
+    fail("convert: '", out, "' exists; give --force to replace it");
+  const std::string dtype = a.get("dtype", "f32");
+  FINEPOSE_CHECK(dtype == "f32" || dtype == "f16" || dtype == "bf16", "convert: --dtype must be f32, f16 or bf16, got '", dtype, "'");
   ModelFileOptions mo;
   if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
+  mo.allow_non_finite = a.has("allow-non-finite");
   LoadReport report;
-  FinePoseModel model = load_model(a.positional()[0], mo, &report);
-  save_model(a.positional()[1], model, a.get("dtype", "f32"));
+  FinePoseModel model = load_model(in, mo, &report);
+  save_model(out, model, dtype);
   if (!a.has("quiet")) {
     std::printf("wrote %s: %lld tensors (%zu file entries skipped: optimizer, CLIP visual tower, buffers)\n",
                 a.positional()[1].c_str(), (long long)report.loaded, report.skipped.size());

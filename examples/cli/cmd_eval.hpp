@@ -302,7 +302,7 @@ inline int cmd_eval(int argc, char** argv) {
           {"json", "", "print the JSON report instead of tables"},
           {"quiet", "", "no progress bar"}});
   if (!a.parse(argc, argv)) return 0;
-  if (a.has("threads")) set_num_threads(int(a.get_int("threads", 0)));
+  a.apply_threads();
   const std::string dataset = a.require("dataset"), dir = a.require("data");
   const std::string keypoints = a.get("keypoints", "cpn");
   if (keypoints != "cpn" && keypoints != "gt") fail("eval: --keypoints must be cpn or gt, got '", keypoints, "'");
@@ -317,12 +317,12 @@ inline int cmd_eval(int argc, char** argv) {
     fail("eval: a ", is_3dhp ? "Human3.6M" : "MPI-INF-3DHP", "-variant model cannot be evaluated on --dataset ", dataset);
 
   SampleOptions so;
-  so.hypotheses = a.get_int("hypotheses", 1);
-  so.steps = a.get_int("steps", 1);
+  so.hypotheses = a.get_int_in("hypotheses", 1, 1, 1000);
+  so.steps = a.get_int_in("steps", 1, 1, 1000);
   so.flip = a.has("flip");
   so.seed = std::uint64_t(a.get_int("seed", 0));
   if (so.hypotheses < 1 || so.steps < 1) fail("eval: --hypotheses and --steps must be >= 1");
-  const std::int64_t batch = a.get_int("batch", 4);
+  const std::int64_t batch = a.get_int_in("batch", 4, 1, 4096);
   if (batch < 1) fail("eval: --batch must be >= 1");
   const std::int64_t L = cfg.frames;
   const double to_mm = 1000.0 / cfg.output_scale();

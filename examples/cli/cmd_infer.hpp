@@ -39,7 +39,9 @@ inline int cmd_infer(int argc, char** argv) {
           {"out", "FILE", "output: .npz (poses_3d (F,17,3) mm, ...), .json or .csv (root-relative mm, H36M joint names)"},
           {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for labels other than the 15 Human3.6M actions"},
           {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads)"},
-          {"threads", "N", "CPU threads (default: all)"},
+          {"max-gap", "N", "frames without the person that are bridged by interpolation (default 30); a longer gap splits the track and the longest part is lifted"},
+          {"max-frames", "N", "refuse a track longer than N frames (default 2^20, 11.6 h at 25 fps)"},
+          {"threads", "N", "CPU threads, 1..1024 (default: all)"},
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary on stdout"}});
   // Usage problems (unknown/missing/malformed options) exit with 2.
@@ -48,6 +50,7 @@ inline int cmd_infer(int argc, char** argv) {
   std::optional<pose::KeypointLayout> layout;
   std::optional<int64_t> track;
   wild::LiftOptions opt;
+  wild::ReadOptions ro;
   int width = 0, height = 0;
   try {
     if (!a.parse(argc, argv)) return 0;
@@ -58,18 +61,20 @@ inline int cmd_infer(int argc, char** argv) {
     wild::output_format_of(out_path);
     format = wild::input_format_from_name(a.get("format"));
     if (a.has("layout")) layout = pose::layout_from_name(a.get("layout"));
-    if (a.has("track")) track = a.get_int("track", -1);
-    width = int(a.get_int("width", 0));
-    height = int(a.get_int("height", 0));
+    if (a.has("track")) track = a.get_int_in("track", -1, 0, wild::kMaxFrameIndex);
+    width = int(a.get_int_in("width", 0, 1, wild::kMaxImageSide));
+    height = int(a.get_int_in("height", 0, 1, wild::kMaxImageSide));
     opt.action = a.get("action", "auto");
-    opt.hypotheses = a.get_int("hypotheses", 1);
-    opt.steps = a.get_int("steps", 1);
+    opt.hypotheses = a.get_int_in("hypotheses", 1, 1, 1000);
+    opt.steps = a.get_int_in("steps", 1, 1, 1000);
     opt.flip = a.has("flip");
     opt.seed = std::uint64_t(a.get_int("seed", 0));
     opt.aggregation = wild::aggregation_from_name(a.get("aggregate", "j-agg"));
     opt.keep_hypotheses = a.has("keep-hypotheses");
-    opt.min_score = a.get_double("min-score", 0.3);
-    opt.overlap = a.get_int("overlap", -1);
+    opt.min_score = a.get_double_in("min-score", 0.3, 0, 1);
+    opt.overlap = a.get_int_in("overlap", -1, 0, 1 << 20);  // the model's window bounds it (checked at load)
+    ro.max_gap = a.get_int_in("max-gap", ro.max_gap, 0, 1 << 20);
+    ro.max_frames = a.get_int_in("max-frames", ro.max_frames, 1, wild::kMaxFrameIndex);
     if (a.has("intrinsics")) {
       const auto v = split_commas(a.get("intrinsics"));
       FINEPOSE_CHECK(v.size() == 4, "infer: --intrinsics needs FX,FY,CX,CY (4 numbers), got ", v.size());
@@ -84,25 +89,27 @@ inline int cmd_infer(int argc, char** argv) {
       ci.fx = k[0], ci.fy = k[1], ci.cx = k[2], ci.cy = k[3];
       opt.intrinsics = ci;
     }
-    FINEPOSE_CHECK(opt.hypotheses >= 1 && opt.hypotheses <= 1000, "infer: --hypotheses must be 1..1000");
-    FINEPOSE_CHECK(opt.steps >= 1, "infer: --steps must be >= 1");
-    FINEPOSE_CHECK(opt.min_score >= 0 && opt.min_score <= 1, "infer: --min-score must be in 0..1");
+    a.apply_threads();
   } catch (const Error& e) {
     std::fprintf(stderr, "finepose infer: usage error: %s\n", e.what());
     return 2;
   }
-  if (a.has("threads")) set_num_threads(int(a.get_int("threads", 0)));
   const bool quiet = a.has("quiet") || a.has("json");
 
   // keypoints first: a bad input file is reported before the model is loaded
-  wild::KeypointInput in = wild::read_keypoints(kp_path, format, layout, track);
+  io::check_output_path("infer", out_path, {kp_path, model_path, a.get("vocab"), a.get("config")});
+  wild::KeypointInput in = wild::read_keypoints(kp_path, format, layout, track, ro);
   if (width <= 0 || height <= 0) {
     // an npz may carry image_size (e.g. our own outputs)
     if (wild::detail::ends_with(kp_path, ".npz")) {
       auto arrays = io::load_npz(kp_path);
       if (auto it = arrays.find("image_size"); it != arrays.end()) {
-        const auto v = io::to_tensor<int64_t>(it->second, kp_path + ":image_size").to_vector();
-        if (v.size() == 2) width = width > 0 ? width : int(v[0]), height = height > 0 ? height : int(v[1]);
+        const auto v = io::to_vector<double>(it->second, kp_path + ":image_size");
+        FINEPOSE_CHECK(v.size() == 2, kp_path, ": image_size holds ", v.size(), " values, expected 2 (width, height)");
+        for (double x : v)
+          FINEPOSE_CHECK(std::trunc(x) == x && x >= 1 && x <= wild::kMaxImageSide, kp_path, ": image_size ", x,
+                         " is not a whole number of pixels in 1..", wild::kMaxImageSide);
+        width = width > 0 ? width : int(v[0]), height = height > 0 ? height : int(v[1]);
       }
     }
   }
@@ -133,6 +140,7 @@ inline int cmd_infer(int argc, char** argv) {
   seq.model_variant = model.config().variant == PromptVariant::h36m ? "h36m" : "mpi3dhp";
   if (in.missing_frames)
     seq.lifted.notes.push_back(std::to_string(in.missing_frames) + " frames had no detection of the person and were interpolated");
+  for (const auto& n : in.notes) seq.lifted.notes.push_back(n);
   save_lifted(out_path, seq);
   const int64_t F = seq.lifted.poses.size(0);
   if (a.has("json")) {

@@ -2,6 +2,7 @@
 // finepose metrics: scores any method's 3D predictions against ground truth
 // (MPJPE, P-MPJPE, N-MPJPE, MPJVE, PCK@150 mm, AUC; per aggregation setting
 // when there are several hypotheses). See pose/metrics_report.hpp.
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -55,7 +56,9 @@ inline int cmd_metrics(int argc, char** argv) {
     if (v.size() != 4) fail("metrics: '", pred_path, "': intrinsics must hold 4 values (fx, fy, cx, cy), got ", v.size());
     pose::CameraIntrinsics ci;
     ci.fx = v[0], ci.fy = v[1], ci.cx = v[2], ci.cy = v[3];
-    if (!(ci.fx > 0 && ci.fy > 0)) fail("metrics: '", pred_path, "': intrinsics focal lengths must be positive");
+    for (double x : v)
+      if (!std::isfinite(x) || std::fabs(x) > 1e9) fail("metrics: '", pred_path, "': intrinsics value ", x, " is not a pixel quantity");
+    if (!(ci.fx >= 1e-3 && ci.fy >= 1e-3)) fail("metrics: '", pred_path, "': intrinsics focal lengths must be positive pixels");
     in.intrinsics = ci;
   }
   if (a.has("valid")) {
@@ -75,6 +78,14 @@ inline int cmd_metrics(int argc, char** argv) {
   if (opt.pose_best_group_frames < 0) fail("metrics: --pbest-frames must be >= 0");
   // Linear pinhole for pixel intrinsics without distortion (identical to the distorted model with zeros).
   const pose::MetricsReport rep = pose::compute_metrics(in, opt);
+  // a score is a number: NaN/Inf (not even JSON) is an error, never a result
+  auto finite = [](const pose::MetricValues& m) {
+    for (double x : {m.mpjpe, m.p_mpjpe, m.n_mpjpe, m.pck, m.auc})
+      if (!std::isfinite(x)) fail("metrics: a score came out non-finite (", x, "); the inputs are degenerate");
+    if (std::isinf(m.mpjve)) fail("metrics: MPJVE came out infinite; the inputs are degenerate");  // NaN: no consecutive frames (null)
+  };
+  if (!rep.multi_hypothesis) finite(rep.single);
+  for (const auto& ag : rep.aggregations) finite(ag.second);
 
   if (a.has("json")) {
     std::fputs(rep.to_json().c_str(), stdout);

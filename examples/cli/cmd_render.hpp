@@ -1,8 +1,16 @@
 #pragma once
 // finepose render: the 2D input beside the 3D skeleton, as PNG frames, an
 // animated GIF, or an MP4 (through an ffmpeg binary, when one is installed).
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "args.hpp"
 #include "finepose/io/npz.hpp"
@@ -15,7 +23,82 @@
 namespace finepose::cli {
 
 namespace render_detail {
-inline bool has_ffmpeg() { return std::system("command -v ffmpeg >/dev/null 2>&1") == 0; }
+// The ffmpeg executable on PATH, or "" (looked up directly: no shell anywhere).
+inline std::string find_ffmpeg() {
+  const char* path = std::getenv("PATH");
+  for (const std::string& dir : split_commas(std::string(path ? path : "/usr/bin:/bin"), ':')) {
+    const std::string p = (dir.empty() ? "." : dir) + "/ffmpeg";
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return "";
+}
+
+// ffmpeg reading raw RGB frames from a pipe, started with an argument vector
+// (posix_spawn, no shell: an output name is one argument, whatever it holds).
+// It writes `tmp`; the caller renames it into place when ffmpeg succeeded.
+class FfmpegPipe {
+ public:
+  FfmpegPipe(const std::string& exe, int w, int h, double fps, const std::string& tmp) {
+    int fds[2];
+    if (::pipe(fds) != 0) fail("render: cannot make a pipe for ffmpeg: ", std::strerror(errno));
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.6g", fps);
+    const std::string size = std::to_string(w) + "x" + std::to_string(h);
+    std::vector<std::string> args = {exe, "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                                     "-s", size, "-r", rate, "-i", "pipe:0", "-pix_fmt", "yuv420p", "-vcodec", "libx264",
+                                     "-f", "mp4", tmp};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], 0);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    const int rc = ::posix_spawn(&pid_, exe.c_str(), &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[0]);
+    if (rc != 0) {
+      ::close(fds[1]);
+      fail("render: cannot start ffmpeg (", exe, "): ", std::strerror(rc));
+    }
+    fd_ = fds[1];
+    old_sigpipe_ = std::signal(SIGPIPE, SIG_IGN);  // ffmpeg exiting early is an error, not a signal
+  }
+  FfmpegPipe(const FfmpegPipe&) = delete;
+  FfmpegPipe& operator=(const FfmpegPipe&) = delete;
+  ~FfmpegPipe() {
+    if (pid_ > 0) wait();
+  }
+  // false when ffmpeg stopped reading
+  bool write(const std::vector<std::uint8_t>& b) {
+    size_t off = 0;
+    while (off < b.size()) {
+      const ssize_t n = ::write(fd_, b.data() + off, b.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      off += size_t(n);
+    }
+    return true;
+  }
+  // closes the pipe and returns true when ffmpeg exited with status 0
+  bool wait() {
+    if (fd_ >= 0) ::close(fd_), fd_ = -1;
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    std::signal(SIGPIPE, old_sigpipe_);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  void (*old_sigpipe_)(int) = SIG_DFL;
+};
+
 inline std::string stem_of(const std::string& p) {
   const auto dot = p.find_last_of('.');
   return dot == std::string::npos ? p : p.substr(0, dot);
@@ -31,10 +114,10 @@ inline int cmd_render(int argc, char** argv) {
           {"track", "ID", "person to draw from --keypoints (as for infer)"},
           {"out", "FILE", ".gif (animation), .png (one PNG per frame: NAME_00000.png ...; with --frame: that frame only) or .mp4 (needs ffmpeg)"},
           {"view", "AZIM,ELEV", "3D viewpoint in degrees (default 45,15; 0,0 = as the camera saw it)"},
-          {"fps", "N", "frames per second of the animation (default 25)"},
+          {"fps", "N", "frames per second of the input, 0.01..100 (default 25); with --stride the animation plays at fps / stride"},
           {"stride", "N", "draw every N-th frame (default: 1, or enough to keep a GIF under 300 frames)"},
-          {"frame", "N", "draw only frame N"},
-          {"size", "PX", "panel size in pixels (default 400)"},
+          {"frame", "N", "draw only frame N (0 = the first)"},
+          {"size", "PX", "panel size in pixels, 64..4096 (default 400)"},
           {"no-hypotheses", "", "do not draw the hypotheses"},
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary"}});
@@ -61,17 +144,17 @@ inline int cmd_render(int argc, char** argv) {
       FINEPOSE_CHECK(!v[0].empty() && !v[1].empty() && !*e1 && !*e2 && std::isfinite(view.azimuth) && std::isfinite(view.elevation),
                      "render: --view '", a.get("view"), "' is not two numbers");
     }
-    fps = a.get_double("fps", 25);
-    FINEPOSE_CHECK(fps > 0 && fps <= 100, "render: --fps must be in (0, 100]");
-    stride = a.get_int("stride", 0);
-    FINEPOSE_CHECK(stride >= 0, "render: --stride must be positive");
-    only = a.get_int("frame", -1);
-    panel = int(a.get_int("size", 400));
+    fps = a.get_double_in("fps", 25, 0.01, 100);
+    stride = a.get_int_in("stride", 0, 1, int64_t(1) << 30);
+    only = a.get_int_in("frame", -1, 0, wild::kMaxFrameIndex);
+    panel = int(a.get_int_in("size", 400, 64, 4096));
   } catch (const Error& e) {
     std::fprintf(stderr, "finepose render: usage error: %s\n", e.what());
     return 2;
   }
-  if (kind == "mp4" && !render_detail::has_ffmpeg())
+  io::check_output_path("render", out_path, {poses_path, a.get("keypoints")});
+  const std::string ffmpeg = kind == "mp4" ? render_detail::find_ffmpeg() : "";
+  if (kind == "mp4" && ffmpeg.empty())
     fail("render: MP4 needs an ffmpeg binary on PATH, and there is none; write a .gif or .png instead");
 
   auto arrays = io::load_npz(poses_path);
@@ -86,12 +169,13 @@ inline int cmd_render(int argc, char** argv) {
                  shape_str(d.poses.shape()), ", expected (F, 17, 3)");
   const int64_t F = d.poses.size(0);
   FINEPOSE_CHECK(F > 0, poses_path, ": poses_3d has no frames");
+  // every auxiliary array must match poses_3d frame for frame (PoseRenderer checks the shapes)
   if (arrays.count("hypotheses") && !a.has("no-hypotheses")) d.hypotheses = need("hypotheses");
   if (a.has("keypoints")) {
     std::optional<pose::KeypointLayout> layout;
     std::optional<int64_t> track;
     if (a.has("layout")) layout = pose::layout_from_name(a.get("layout"));
-    if (a.has("track")) track = a.get_int("track", -1);
+    if (a.has("track")) track = a.get_int_in("track", -1, 0, wild::kMaxFrameIndex);
     auto in = wild::read_keypoints(a.get("keypoints"), wild::input_format_from_name(a.get("format")), layout, track);
     FINEPOSE_CHECK(in.kp.size(0) == F, "render: --keypoints has ", in.kp.size(0), " frames, the poses ", F);
     d.keypoints = TensorF({F, 17, 2});
@@ -117,6 +201,10 @@ inline int cmd_render(int argc, char** argv) {
     if (stride == 0) stride = kind == "gif" ? std::max<int64_t>(1, (F + 299) / 300) : 1;
     for (int64_t f = 0; f < F; f += stride) frames.push_back(f);
   }
+  const double play_fps = fps / double(only >= 0 ? 1 : stride);
+  if (kind == "gif" && play_fps < render::GifWriter::kMinFps)
+    fail("render: --fps ", fps, " with --stride ", stride, " shows a frame for ", 1 / play_fps,
+         " s, longer than a GIF can store (655 s); raise --fps or lower --stride");
   const bool quiet = a.has("quiet") || a.has("json");
   Progress bar("rendering", int64_t(frames.size()), quiet);
   std::vector<std::string> written;
@@ -125,12 +213,13 @@ inline int cmd_render(int argc, char** argv) {
       char name[32];
       std::snprintf(name, sizeof name, "_%05lld.png", (long long)frames[i]);
       const std::string p = only >= 0 ? out_path : render_detail::stem_of(out_path) + name;
+      if (p != out_path) io::check_output_path("render", p, {poses_path, a.get("keypoints")});
       render::write_png(p, r.frame(frames[i]));
       written.push_back(p);
       bar.update(int64_t(i + 1));
     }
   } else if (kind == "gif") {
-    render::GifWriter gif(out_path, r.width(), r.height(), fps / double(only >= 0 ? 1 : stride));
+    render::GifWriter gif(out_path, r.width(), r.height(), play_fps);  // appears at out_path only when complete
     for (size_t i = 0; i < frames.size(); ++i) {
       gif.add(r.frame(frames[i]));
       bar.update(int64_t(i + 1));
@@ -138,20 +227,23 @@ inline int cmd_render(int argc, char** argv) {
     gif.close();
     written.push_back(out_path);
   } else {
-    const std::string cmd = "ffmpeg -loglevel error -y -f rawvideo -pix_fmt rgb24 -s " + std::to_string(r.width()) + "x" +
-                            std::to_string(r.height()) + " -r " + std::to_string(fps / double(stride)) +
-                            " -i - -pix_fmt yuv420p -vcodec libx264 '" + out_path + "'";
-    std::FILE* pipe = ::popen(cmd.c_str(), "w");
-    if (!pipe) fail("render: cannot start ffmpeg");
+    // ffmpeg writes a temporary sibling, renamed into place only when it succeeded
+    const std::string tmp = io::temporary_sibling(out_path, ".mp4");
+    struct RemoveTmp {
+      const std::string& p;
+      ~RemoveTmp() { std::remove(p.c_str()); }
+    } remove_tmp{tmp};
+    render_detail::FfmpegPipe pipe(ffmpeg, r.width(), r.height(), play_fps, tmp);
     for (size_t i = 0; i < frames.size(); ++i) {
-      const render::Image im = r.frame(frames[i]);
-      if (std::fwrite(im.rgb.data(), 1, im.rgb.size(), pipe) != im.rgb.size()) {
-        ::pclose(pipe);
-        fail("render: ffmpeg stopped reading (see its message above)");
+      if (!pipe.write(r.frame(frames[i]).rgb)) {
+        pipe.wait();
+        fail("render: ffmpeg stopped reading (see its message above); nothing written to '", out_path, "'");
       }
       bar.update(int64_t(i + 1));
     }
-    if (::pclose(pipe) != 0) fail("render: ffmpeg failed writing '", out_path, "'");
+    if (!pipe.wait()) fail("render: ffmpeg failed writing '", out_path, "' (see its message above)");
+    if (std::rename(tmp.c_str(), out_path.c_str()) != 0)
+      fail("render: cannot rename '", tmp, "' to '", out_path, "': ", std::strerror(errno));
     written.push_back(out_path);
   }
   bar.finish();

@@ -38,7 +38,11 @@ inline int cmd_sample(int argc, char** argv) {
 #if !defined(FINEPOSE_CUDA)
   if (device == "cuda") fail("sample: --device cuda: this finepose was built without CUDA (configure with -DFINEPOSE_CUDA=ON)");
 #endif
-  if (a.has("threads")) set_num_threads(int(a.get_int("threads", 0)));
+  a.apply_threads();
+  const std::string out_path = a.require("out");
+  FINEPOSE_CHECK(out_path.size() > 4 && out_path.compare(out_path.size() - 4, 4, ".npz") == 0, "sample: --out must end in .npz, got '",
+                 out_path, "'");
+  io::check_output_path("sample", out_path, {a.require("checkpoint"), a.require("input"), a.get("noise"), a.get("config"), a.get("vocab")});
   ModelFileOptions mo;
   if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
   FinePoseModel model = load_model(a.require("checkpoint"), mo);
@@ -50,8 +54,8 @@ inline int cmd_sample(int argc, char** argv) {
   FINEPOSE_CHECK(x2d.dim() == 4, "sample: '", in_path, "': keypoints_2d has shape ", shape_str(x2d.shape()),
                  ", expected (F,J,2) or (B,F,J,2)");
   SampleOptions opt;
-  opt.hypotheses = a.get_int("hypotheses", 1);
-  opt.steps = a.get_int("steps", 1);
+  opt.hypotheses = a.get_int_in("hypotheses", 1, 1, 1000);
+  opt.steps = a.get_int_in("steps", 1, 1, model.config().timesteps);
   opt.flip = a.has("flip");
   FINEPOSE_CHECK(!(a.has("seed") && a.has("noise")), "sample: give --seed or --noise, not both");
   opt.seed = std::uint64_t(a.get_int("seed", 0));
@@ -89,7 +93,7 @@ inline int cmd_sample(int argc, char** argv) {
   bar.finish();
   io::NpzMap out;
   out["poses_3d"] = io::from_tensor(poses);
-  io::save_npz(a.require("out"), out);
+  io::save_npz(out_path, out);
   if (a.has("json"))
     std::printf("{\"out\": \"%s\", \"shape\": \"%s\", \"seconds\": %.3f}\n", a.get("out").c_str(),
                 shape_str(poses.shape()).c_str(), bar.elapsed());

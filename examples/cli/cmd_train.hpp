@@ -115,6 +115,7 @@ inline int cmd_train(int argc, char** argv) {
           {"epochs", "N", "number of epochs (overrides the preset)"},
           {"seed", "S", "random seed (default 1)"},
           {"resume", "", "continue from DIR/checkpoint.safetensors"},
+          {"force", "", "start over in a DIR that holds an earlier run (its checkpoint, model and log are replaced)"},
           {"mocap-frames", "N", "frames taken from each mocap file (default 20000; 0 = all, -1 = none)"},
           {"noise-px", "P", "std of 2D noise added to the virtual-camera projections (pixels, default 1)"},
           {"upstream", "", "reproduce upstream's training exactly: ctx vectors frozen, gradients scaled by the loss"},
@@ -123,12 +124,19 @@ inline int cmd_train(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // epoch lines show up in logs as they happen
   train::TrainConfig tc = train_detail::preset(a.get("preset", "small"));
   if (a.has("config")) train_detail::apply_config_file(tc, a.get("config"));
-  if (a.has("epochs")) tc.epochs = std::stoll(a.get("epochs"));
-  if (a.has("seed")) tc.seed = std::stoull(a.get("seed"));
+  if (a.has("epochs")) tc.epochs = a.get_int_in("epochs", 0, 1, 1000000);
+  if (a.has("seed")) tc.seed = std::uint64_t(a.get_int_in("seed", 0, 0, INT64_MAX));
+  FINEPOSE_CHECK(tc.epochs >= 1, "train: epochs must be >= 1, the configuration gives ", tc.epochs);
+  FINEPOSE_CHECK(!(a.has("resume") && a.has("force")), "train: give --resume or --force, not both");
   if (a.has("upstream")) tc.ctx_grad = false, tc.loss_scaled_backward = true;
   const std::string data = a.require("data"), out = a.require("out");
-  const int64_t mocap = a.has("mocap-frames") ? std::stoll(a.get("mocap-frames")) : train::TrainingDataOptions{}.mocap_frames;
-  const double noise_px = a.has("noise-px") ? std::stod(a.get("noise-px")) : train::TrainingDataOptions{}.noise_px;
+  const int64_t mocap = a.get_int_in("mocap-frames", train::TrainingDataOptions{}.mocap_frames, -1, int64_t(1) << 40);
+  const double noise_px = a.get_double_in("noise-px", train::TrainingDataOptions{}.noise_px, 0, 1000);
+  // an earlier run's files are kept unless asked: a repeated command must not wipe a week of training
+  if (!a.has("resume") && !a.has("force"))
+    for (const char* f : {"/checkpoint.safetensors", "/model.safetensors", "/log.tsv"})
+      if (std::filesystem::exists(out + f))
+        fail("train: '", out + f, "' exists (an earlier run); give --resume to continue it or --force to start over");
   FINEPOSE_CHECK(tc.model.joints == 17 && tc.model.in_chans == 2, "train: the shared data has 17 joints in 2D");
 
   // data

@@ -17,9 +17,12 @@ inline int num_threads() {
 #endif
 }
 
+// More threads than this is a mistake, not a machine: the CLI refuses it, the library clamps.
+constexpr int kMaxThreads = 1024;
+
 inline void set_num_threads(int n) {
 #ifdef _OPENMP
-  if (n > 0) omp_set_num_threads(n);
+  if (n > 0) omp_set_num_threads(n < kMaxThreads ? n : kMaxThreads);
 #else
   (void)n;
 #endif

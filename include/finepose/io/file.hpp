@@ -1,14 +1,17 @@
 #pragma once
 // Whole-file reads and writes. Writes go to a temporary sibling first and are
-// renamed into place, so a crash never leaves a half-written model or result.
+// renamed into place, so a crash or an interrupted run never leaves a
+// half-written model or result where the previous good file was.
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "finepose/core/error.hpp"
@@ -19,7 +22,9 @@ namespace io {
 // Largest file read_file accepts; beyond this something is wrong (or it is not ours).
 constexpr std::uint64_t kMaxFileBytes = std::uint64_t(16) << 30;
 
-inline std::vector<std::uint8_t> read_file(const std::string& path) {
+// Reads a whole file into `Bytes` (a vector of bytes or a string).
+template <class Bytes>
+inline Bytes read_whole_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail("cannot open '", path, "' for reading: ", std::strerror(errno));
   struct Closer {
@@ -32,37 +37,75 @@ inline std::vector<std::uint8_t> read_file(const std::string& path) {
   if (std::uint64_t(size) > kMaxFileBytes)
     fail("'", path, "' is ", size, " bytes, more than the ", kMaxFileBytes, "-byte limit");
   if (std::fseek(f, 0, SEEK_SET) != 0) fail("cannot seek in '", path, "': ", std::strerror(errno));
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  std::size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
+  Bytes bytes(static_cast<std::size_t>(size), 0);
+  std::size_t got = bytes.empty() ? 0 : std::fread(&bytes[0], 1, bytes.size(), f);
   if (got != bytes.size()) fail("short read of '", path, "': got ", got, " of ", size, " bytes");
   return bytes;
 }
 
-inline std::string read_text_file(const std::string& path) {
-  auto b = read_file(path);
-  return std::string(b.begin(), b.end());
+inline std::vector<std::uint8_t> read_file(const std::string& path) { return read_whole_file<std::vector<std::uint8_t>>(path); }
+
+// The same bytes as a string, read in place (no second copy of a large text file).
+inline std::string read_text_file(const std::string& path) { return read_whole_file<std::string>(path); }
+
+// A temporary sibling of `path` ("path.tmp.PID.N", or with `suffix` appended
+// for tools that go by the extension), unique per process and call, so
+// concurrent writers of one path never share a temporary.
+inline std::string temporary_sibling(const std::string& path, const std::string& suffix = "") {
+  static std::atomic<unsigned> counter{0};
+  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++) + suffix;
 }
 
+// A file written piece by piece that appears under its name only when
+// commit() succeeds; until then (and if the writer is destroyed without
+// commit, e.g. by an exception) the previous file at `path` is untouched.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path) : path_(std::move(path)), tmp_(temporary_sibling(path_)) {
+    f_ = std::fopen(tmp_.c_str(), "wb");
+    if (!f_) fail("cannot open '", tmp_, "' for writing: ", std::strerror(errno));
+  }
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile() {
+    if (f_) std::fclose(f_);
+    if (!committed_) std::remove(tmp_.c_str());
+  }
+
+  void write(const void* data, std::size_t n) {
+    FINEPOSE_CHECK(f_, "'", path_, "' is already closed");
+    if (n && std::fwrite(data, 1, n, f_) != n) fail("cannot write to '", path_, "': ", std::strerror(errno), " (disk full?)");
+    bytes_ += n;
+  }
+  void write(const std::string& s) { write(s.data(), s.size()); }
+  void write(const std::vector<std::uint8_t>& b) { write(b.data(), b.size()); }
+  std::uint64_t bytes() const { return bytes_; }
+  const std::string& path() const { return path_; }
+
+  // Flush, close and rename into place.
+  void commit() {
+    FINEPOSE_CHECK(f_, "'", path_, "' is already closed");
+    bool ok = std::fflush(f_) == 0;
+    int err = ok ? 0 : errno;
+    if (std::fclose(f_) != 0 && ok) ok = false, err = errno;
+    f_ = nullptr;
+    if (!ok) fail("cannot write ", bytes_, " bytes to '", path_, "': ", std::strerror(err));
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
+      fail("cannot rename '", tmp_, "' to '", path_, "': ", std::strerror(errno));
+    committed_ = true;
+  }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* f_ = nullptr;
+  std::uint64_t bytes_ = 0;
+  bool committed_ = false;
+};
+
 inline void write_file(const std::string& path, const void* data, std::size_t n) {
-  // Unique per process and call, so concurrent writers of one path never share a temporary.
-  static std::atomic<unsigned> counter{0};
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail("cannot open '", tmp, "' for writing: ", std::strerror(errno));
-  std::size_t put = n ? std::fwrite(data, 1, n, f) : 0;
-  bool ok = put == n;
-  int err = errno;
-  if (std::fflush(f) != 0) ok = false, err = errno;
-  if (std::fclose(f) != 0) ok = false, err = errno;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail("cannot write ", n, " bytes to '", path, "': ", std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    std::remove(tmp.c_str());
-    fail("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
-  }
+  AtomicFile f(path);
+  f.write(data, n);
+  f.commit();
 }
 
 inline void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
@@ -71,6 +114,25 @@ inline void write_file(const std::string& path, const std::vector<std::uint8_t>&
 
 inline void write_file(const std::string& path, const std::string& text) {
   write_file(path, text.data(), text.size());
+}
+
+// True when both paths exist and name the same file (hard links and
+// different spellings of one path included).
+inline bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// Refuses an output path that would destroy an input (the same file under any
+// name) or that is a directory. `what` names the command in the message.
+inline void check_output_path(const std::string& what, const std::string& out, std::initializer_list<std::string> inputs) {
+  FINEPOSE_CHECK(!out.empty(), what, ": the output path is empty");
+  struct stat st {};
+  if (::stat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail(what, ": output '", out, "' is a directory");
+  for (const std::string& in : inputs)
+    if (!in.empty() && (in == out || same_file(in, out)))
+      fail(what, ": output '", out, "' is the input '", in, "'; writing it would destroy the input (choose another name)");
 }
 
 }  // namespace io

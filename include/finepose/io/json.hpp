@@ -16,8 +16,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "finepose/core/error.hpp"
@@ -40,6 +42,9 @@ inline const char* type_name(Type t) {
   return "?";
 }
 
+// 32 bytes per value: numbers, booleans and null hold no heap memory; strings,
+// arrays and objects keep their contents behind one pointer. (A keypoint file is
+// mostly numbers: parsing costs ~40 bytes per number, not ~300.)
 class Value {
  public:
   Value() = default;
@@ -49,29 +54,42 @@ class Value {
   Value(float d) : Value(double(d)) {}
   Value(int i) : Value(static_cast<long long>(i)) {}
   Value(long i) : Value(static_cast<long long>(i)) {}
-  Value(long long i) : type_(Type::number), num_(double(i)), int_(std::int64_t(i)), is_int_(true) {}
+  Value(long long i) : type_(Type::number), is_int_(true), num_(double(i)), int_(std::int64_t(i)) {}
   Value(unsigned i) : Value(static_cast<long long>(i)) {}
   Value(unsigned long i) : Value(static_cast<unsigned long long>(i)) {}
   Value(unsigned long long i) : type_(Type::number), num_(double(i)) {
     if (i <= 0x7fffffffffffffffull) int_ = std::int64_t(i), is_int_ = true;
   }
-  Value(const char* s) : type_(Type::string), str_(s) {}
-  Value(std::string s) : type_(Type::string), str_(std::move(s)) {}
-  Value(std::string_view s) : type_(Type::string), str_(s) {}
+  Value(const char* s) : Value(std::string(s)) {}
+  Value(std::string s) : type_(Type::string), h_(std::make_unique<Heavy>()) { h_->str = std::move(s); }
+  Value(std::string_view s) : Value(std::string(s)) {}
+
+  Value(const Value& o) : type_(o.type_), bool_(o.bool_), is_int_(o.is_int_), num_(o.num_), int_(o.int_) {
+    if (o.h_) h_ = std::make_unique<Heavy>(*o.h_);
+  }
+  Value(Value&&) noexcept = default;
+  Value& operator=(const Value& o) {
+    if (this != &o) *this = Value(o);
+    return *this;
+  }
+  Value& operator=(Value&&) noexcept = default;
+  ~Value() = default;
 
   static Value array() {
     Value v;
     v.type_ = Type::array;
+    v.h_ = std::make_unique<Heavy>();
     return v;
   }
   static Value array(std::vector<Value> items) {
     Value v = array();
-    v.items_ = std::move(items);
+    v.h_->items = std::move(items);
     return v;
   }
   static Value object() {
     Value v;
     v.type_ = Type::object;
+    v.h_ = std::make_unique<Heavy>();
     return v;
   }
 
@@ -103,44 +121,48 @@ class Value {
   }
   const std::string& as_string() const {
     need(Type::string);
-    return str_;
+    return h_->str;
   }
 
   // Arrays and objects.
   std::size_t size() const {
     if (type_ != Type::array && type_ != Type::object) fail("json: size() of a ", type_name(type_));
-    return items_.size();
+    return h_->items.size();
   }
   const Value& at(std::size_t i) const {
     if (type_ != Type::array && type_ != Type::object) fail("json: index into a ", type_name(type_));
-    if (i >= items_.size()) fail("json: index ", i, " out of range (size ", items_.size(), ")");
-    return items_[i];
+    if (i >= h_->items.size()) fail("json: index ", i, " out of range (size ", h_->items.size(), ")");
+    return h_->items[i];
   }
   Value& at(std::size_t i) { return const_cast<Value&>(static_cast<const Value&>(*this).at(i)); }
   const std::vector<Value>& items() const {
     if (type_ != Type::array && type_ != Type::object) fail("json: items() of a ", type_name(type_));
-    return items_;
+    return h_->items;
   }
   void push_back(Value v) {
     need(Type::array);
-    items_.push_back(std::move(v));
+    h_->items.push_back(std::move(v));
+  }
+  // Gives back the spare capacity of a finished array or object (the parser's growth).
+  void shrink_to_fit() {
+    if (h_) h_->items.shrink_to_fit(), h_->keys.shrink_to_fit();
   }
 
   // Objects: keys in insertion order, values by key.
   const std::vector<std::string>& keys() const {
     need(Type::object);
-    return keys_;
+    return h_->keys;
   }
   const std::string& key(std::size_t i) const {
     need(Type::object);
-    if (i >= keys_.size()) fail("json: key index ", i, " out of range (size ", keys_.size(), ")");
-    return keys_[i];
+    if (i >= h_->keys.size()) fail("json: key index ", i, " out of range (size ", h_->keys.size(), ")");
+    return h_->keys[i];
   }
-  bool contains(const std::string& k) const { return type_ == Type::object && index_.count(k) != 0; }
+  bool contains(const std::string& k) const { return type_ == Type::object && index_of(k) != kNone; }
   const Value* find(const std::string& k) const {
     need(Type::object);
-    auto it = index_.find(k);
-    return it == index_.end() ? nullptr : &items_[it->second];
+    const std::size_t i = index_of(k);
+    return i == kNone ? nullptr : &h_->items[i];
   }
   const Value& at(const std::string& k) const {
     const Value* v = find(k);
@@ -150,17 +172,17 @@ class Value {
   Value& at(const std::string& k) { return const_cast<Value&>(static_cast<const Value&>(*this).at(k)); }
   // Inserts null if absent (turns a null value into an object first).
   Value& operator[](const std::string& k) {
-    if (type_ == Type::null) type_ = Type::object;
+    if (type_ == Type::null) *this = object();
     need(Type::object);
-    auto it = index_.find(k);
-    if (it != index_.end()) return items_[it->second];
+    const std::size_t i = index_of(k);
+    if (i != kNone) return h_->items[i];
     return insert_new(k, Value());
   }
   void set(const std::string& k, Value v) { (*this)[k] = std::move(v); }
   // For the parser: refuses a key that is already there.
   bool insert_unique(const std::string& k, Value v) {
     need(Type::object);
-    if (index_.count(k)) return false;
+    if (index_of(k) != kNone) return false;
     insert_new(k, std::move(v));
     return true;
   }
@@ -189,13 +211,13 @@ class Value {
       case Type::null: return true;
       case Type::boolean: return bool_ == o.bool_;
       case Type::number: return is_int_ && o.is_int_ ? int_ == o.int_ : num_ == o.num_;
-      case Type::string: return str_ == o.str_;
-      case Type::array: return items_ == o.items_;
+      case Type::string: return h_->str == o.h_->str;
+      case Type::array: return h_->items == o.h_->items;
       case Type::object:
-        if (items_.size() != o.items_.size()) return false;
-        for (std::size_t i = 0; i < keys_.size(); ++i) {
-          const Value* w = o.find(keys_[i]);
-          if (!w || !(*w == items_[i])) return false;
+        if (h_->items.size() != o.h_->items.size()) return false;
+        for (std::size_t i = 0; i < h_->keys.size(); ++i) {
+          const Value* w = o.find(h_->keys[i]);
+          if (!w || !(*w == h_->items[i])) return false;
         }
         return true;
     }
@@ -204,25 +226,45 @@ class Value {
   bool operator!=(const Value& o) const { return !(*this == o); }
 
  private:
+  static constexpr std::size_t kNone = std::size_t(-1);
+  static constexpr std::size_t kIndexFrom = 16;  // objects this large get a key index; smaller ones are scanned
+  struct Heavy {
+    std::string str;
+    std::vector<Value> items;       // array elements, or object values
+    std::vector<std::string> keys;  // object keys, parallel to items
+    std::map<std::string, std::size_t> index;  // key -> position, once keys.size() >= kIndexFrom
+  };
+
   void need(Type t) const {
     if (type_ != t) fail("json: expected ", type_name(t), ", got ", type_name(type_));
   }
+  std::size_t index_of(const std::string& k) const {
+    if (type_ != Type::object) return kNone;
+    if (h_->keys.size() >= kIndexFrom) {
+      auto it = h_->index.find(k);
+      return it == h_->index.end() ? kNone : it->second;
+    }
+    for (std::size_t i = 0; i < h_->keys.size(); ++i)
+      if (h_->keys[i] == k) return i;
+    return kNone;
+  }
   Value& insert_new(const std::string& k, Value v) {
-    index_.emplace(k, items_.size());
-    keys_.push_back(k);
-    items_.push_back(std::move(v));
-    return items_.back();
+    Heavy& h = *h_;
+    h.keys.push_back(k);
+    h.items.push_back(std::move(v));
+    if (h.keys.size() == kIndexFrom)
+      for (std::size_t i = 0; i < h.keys.size(); ++i) h.index.emplace(h.keys[i], i);
+    else if (h.keys.size() > kIndexFrom)
+      h.index.emplace(k, h.items.size() - 1);
+    return h.items.back();
   }
 
   Type type_ = Type::null;
   bool bool_ = false;
+  bool is_int_ = false;
   double num_ = 0;
   std::int64_t int_ = 0;
-  bool is_int_ = false;
-  std::string str_;
-  std::vector<Value> items_;       // array elements, or object values
-  std::vector<std::string> keys_;  // object keys, parallel to items_
-  std::map<std::string, std::size_t> index_;
+  std::unique_ptr<Heavy> h_;  // string, array or object contents
 };
 
 // ---- parsing ------------------------------------------------------------------
@@ -236,9 +278,7 @@ class Parser {
   Parser(std::string_view s, const std::string& what, int max_depth) : s_(s), what_(what), max_depth_(max_depth) {}
 
   Value run() {
-    // A UTF-8 byte order mark is tolerated at the very start.
-    if (s_.size() >= 3 && std::uint8_t(s_[0]) == 0xef && std::uint8_t(s_[1]) == 0xbb && std::uint8_t(s_[2]) == 0xbf)
-      i_ = 3;
+    skip_bom();
     skip_ws();
     Value v = value(0);
     skip_ws();
@@ -246,7 +286,47 @@ class Parser {
     return v;
   }
 
+  // A top-level array, one element at a time: `each(element, index)` gets each
+  // value as soon as it is parsed, and it is dropped afterwards (memory: one
+  // element, not the whole tree). Returns false, having read nothing, when the
+  // document is not an array.
+  template <class F>
+  bool run_array(F&& each) {
+    skip_bom();
+    skip_ws();
+    if (peek() != '[') return false;
+    ++i_;
+    skip_ws();
+    std::size_t k = 0;
+    if (peek() == ']') {
+      ++i_;
+    } else {
+      while (true) {
+        skip_ws();
+        each(value(1), k++);
+        skip_ws();
+        if (peek() == ',') {
+          ++i_;
+          continue;
+        }
+        if (peek() == ']') {
+          ++i_;
+          break;
+        }
+        err(at_end() ? "unexpected end of input in an array" : "expected ',' or ']' in an array");
+      }
+    }
+    skip_ws();
+    if (i_ != s_.size()) err("unexpected text after the JSON value");
+    return true;
+  }
+
  private:
+  // A UTF-8 byte order mark is tolerated at the very start.
+  void skip_bom() {
+    if (i_ == 0 && s_.size() >= 3 && std::uint8_t(s_[0]) == 0xef && std::uint8_t(s_[1]) == 0xbb && std::uint8_t(s_[2]) == 0xbf)
+      i_ = 3;
+  }
   [[noreturn]] void err(const std::string& msg) const { err_at(i_, msg); }
   [[noreturn]] void err_at(std::size_t pos, const std::string& msg) const {
     std::size_t line = 1, col = 1;
@@ -333,6 +413,7 @@ class Parser {
       }
       if (peek() == '}') {
         ++i_;
+        obj.shrink_to_fit();
         return obj;
       }
       err(at_end() ? "unexpected end of input in an object" : "expected ',' or '}' in an object");
@@ -358,6 +439,7 @@ class Parser {
       }
       if (peek() == ']') {
         ++i_;
+        arr.shrink_to_fit();
         return arr;
       }
       err(at_end() ? "unexpected end of input in an array" : "expected ',' or ']' in an array");
@@ -584,6 +666,14 @@ constexpr int kMaxDepth = 256;
 // `what` names the source in errors (a path, "safetensors header", ...).
 inline Value parse(std::string_view text, const std::string& what = "json", int max_depth = kMaxDepth) {
   return detail::Parser(text, what, max_depth).run();
+}
+
+// Streams a top-level array: each(Value&& element, std::size_t index) per
+// element; false (nothing read) when `text` is not an array. Same errors and
+// limits as parse().
+template <class F>
+bool parse_array_elements(std::string_view text, F&& each, const std::string& what = "json", int max_depth = kMaxDepth) {
+  return detail::Parser(text, what, max_depth).run_array(std::forward<F>(each));
 }
 
 // indent < 0: one line ("a": 1, "b": 2); indent >= 0: pretty, that many spaces per level.

@@ -238,8 +238,23 @@ inline std::vector<std::uint8_t> fortran_to_c(const std::vector<std::uint8_t>& f
 
 }  // namespace npy_detail
 
-// `what` names the source in errors (a path, or "archive.npz:name.npy").
-inline NdArray parse_npy(const std::uint8_t* p, std::size_t size, const std::string& what) {
+// What a .npy header says: where the data starts and how many bytes it must
+// have. Needs only the preamble and header (`size` may be less than the file),
+// so an archive member's size can be checked against it before it is inflated.
+struct NpyLayout {
+  std::size_t data_offset = 0;  // preamble + header
+  std::size_t data_bytes = 0;   // what the dtype and shape need
+  std::string descr;
+  bool fortran = false, big = false;
+  Shape shape;
+  DType dtype = DType::f32;
+  std::size_t itemsize = 0;
+};
+
+// Bytes of preamble needed to know the header length (then data_offset bytes for the header).
+constexpr std::size_t kNpyPreamble = 12;
+
+inline NpyLayout npy_layout(const std::uint8_t* p, std::size_t size, const std::string& what) {
   using namespace npy_detail;
   static const std::uint8_t magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   if (size < 10 || std::memcmp(p, magic, 6) != 0) fail(what, ": not a .npy file (bad magic)");
@@ -260,24 +275,38 @@ inline NdArray parse_npy(const std::uint8_t* p, std::size_t size, const std::str
   if (header_len > size - prefix)
     fail(what, ": .npy header of ", header_len, " bytes runs past the end (", size, " bytes)");
   const std::string header(reinterpret_cast<const char*>(p + prefix), header_len);
-  std::string descr;
-  bool fortran = false;
-  Shape shape;
-  HeaderParser(header, what).parse(descr, fortran, shape);
+  NpyLayout l;
+  HeaderParser(header, what).parse(l.descr, l.fortran, l.shape);
+  parse_descr(l.descr, what, l.dtype, l.itemsize, l.big);
+  l.data_offset = prefix + header_len;
+  l.data_bytes = checked_nbytes(l.shape, l.itemsize, what);
+  return l;
+}
 
+// The header length of a .npy whose first kNpyPreamble (or more) bytes are `p`;
+// 0 when they are too few to tell.
+inline std::size_t npy_data_offset_hint(const std::uint8_t* p, std::size_t size) {
+  if (size < 10) return 0;
+  if (p[6] == 1) return 10 + std::size_t(load_le<std::uint16_t>(p + 8));
+  if (size < 12) return 0;
+  return 12 + std::size_t(load_le<std::uint32_t>(p + 8));
+}
+
+// `what` names the source in errors (a path, or "archive.npz:name.npy").
+inline NdArray parse_npy(const std::uint8_t* p, std::size_t size, const std::string& what) {
+  using namespace npy_detail;
+  const NpyLayout l = npy_layout(p, size, what);
   NdArray a;
-  bool big = false;
-  parse_descr(descr, what, a.dtype, a.itemsize, big);
-  a.shape = shape;
-  const std::size_t need = checked_nbytes(a.shape, a.itemsize, what);
-  const std::size_t have = size - prefix - header_len;
+  a.dtype = l.dtype, a.itemsize = l.itemsize, a.shape = l.shape;
+  const std::size_t need = l.data_bytes;
+  const std::size_t have = size - l.data_offset;
   if (have != need)
-    fail(what, ": ", descr, " ", shape_str(shape), " needs ", need, " data bytes, the file has ", have,
+    fail(what, ": ", l.descr, " ", shape_str(l.shape), " needs ", need, " data bytes, the file has ", have,
          have < need ? " (truncated)" : " (trailing bytes)");
-  const std::uint8_t* data = p + prefix + header_len;
+  const std::uint8_t* data = p + l.data_offset;
   a.data.assign(data, data + need);
-  if (big && a.dtype != DType::bytes) byteswap_elements(a.data, a.dtype == DType::unicode ? 4 : a.itemsize);
-  if (fortran) a.data = fortran_to_c(a.data, a.shape, a.itemsize);
+  if (l.big && a.dtype != DType::bytes) byteswap_elements(a.data, a.dtype == DType::unicode ? 4 : a.itemsize);
+  if (l.fortran) a.data = fortran_to_c(a.data, a.shape, a.itemsize);
   return a;
 }
 

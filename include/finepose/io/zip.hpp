@@ -132,6 +132,44 @@ class ZipReader {
     return out;
   }
 
+  // The first min(n, size) bytes of an entry, inflating no more than that (no
+  // CRC check: the whole entry is checked when read()). For peeking at a header
+  // before deciding whether the rest is worth inflating.
+  std::vector<std::uint8_t> read_prefix(const ZipEntry& e, std::size_t n) const {
+    if (&e < entries_.data() || &e >= entries_.data() + entries_.size()) return read_prefix(entry(e.name), n);
+    const std::uint8_t* src = bytes_.data() + e.data_offset;
+    const std::size_t want = std::size_t(std::min<std::uint64_t>(n, e.uncompressed_size));
+    if (e.method == 0) return std::vector<std::uint8_t>(src, src + want);
+    std::vector<std::uint8_t> out(want);
+    if (want == 0) return out;
+    z_stream s{};
+    if (inflateInit2(&s, -MAX_WBITS) != Z_OK) fail(where(e), "zlib inflateInit2 failed");
+    struct End {
+      z_stream* s;
+      ~End() { inflateEnd(s); }
+    } end{&s};
+    const std::uint64_t in_n = std::min<std::uint64_t>(e.compressed_size, zip_detail::kZlibChunk);
+    std::uint64_t in_left = e.compressed_size;
+    const std::uint8_t* in_p = src;
+    s.next_out = out.data();
+    s.avail_out = uInt(want);
+    while (s.avail_out > 0) {
+      if (s.avail_in == 0 && in_left > 0) {
+        const std::size_t k = std::size_t(std::min<std::uint64_t>(in_left, in_n));
+        s.next_in = const_cast<Bytef*>(in_p);
+        s.avail_in = uInt(k);
+        in_p += k;
+        in_left -= k;
+      }
+      const int rc = inflate(&s, Z_NO_FLUSH);
+      if (rc == Z_STREAM_END) break;
+      if (rc == Z_BUF_ERROR && s.avail_in == 0 && in_left == 0) break;
+      if (rc != Z_OK && rc != Z_BUF_ERROR) fail(where(e), "corrupt deflate data (zlib: ", s.msg ? s.msg : "error ", rc, ")");
+    }
+    if (s.avail_out != 0) fail(where(e), "deflate stream ends after ", s.total_out, " of ", e.uncompressed_size, " bytes");
+    return out;
+  }
+
   // Zero-copy view of a stored (method 0) entry; CRC is checked once here.
   std::pair<const std::uint8_t*, std::size_t> stored_view(const std::string& name) const {
     const ZipEntry& e = entry(name);

@@ -76,7 +76,17 @@ class FinePoseModel {
                    cfg_.frames);
     FINEPOSE_CHECK(x2d.size(2) == cfg_.joints && x2d.size(3) == cfg_.in_chans, "sample: keypoints_2d ",
                    shape_str(x2d.shape()), " does not have ", cfg_.joints, " joints x ", cfg_.in_chans, " coordinates");
+    FINEPOSE_CHECK(B >= 1, "sample: keypoints_2d has an empty batch (shape ", shape_str(x2d.shape()), ")");
     check_finite(x2d, "keypoints_2d");
+    {
+      const TensorF c = x2d.contiguous();
+      for (int64_t i = 0; i < c.numel(); ++i)
+        if (std::fabs(c.data()[i]) > kMaxInputCoordinate)
+          fail("sample: keypoints_2d element ", i, " is ", c.data()[i], ": normalised screen coordinates lie in about -1..1 "
+               "(pixels / width * 2 - 1); beyond +-", kMaxInputCoordinate, " is not a keypoint (pixels given unnormalised?)");
+    }
+    if (opt.noise_init) check_finite(*opt.noise_init, "sample: noise_init");
+    if (opt.noise_steps) check_finite(*opt.noise_steps, "sample: noise_steps");
     std::vector<const TextFeatures*> texts;
     if (cfg_.variant == PromptVariant::h36m) {
       FINEPOSE_CHECK(actions.size() == 1 || int64_t(actions.size()) == B, "sample: ", actions.size(),
@@ -85,8 +95,18 @@ class FinePoseModel {
     } else {
       for (int64_t b = 0; b < B; ++b) texts.push_back(&text_features(""));
     }
-    return ddim_sample(net_, sched_, x2d, texts, opt);
+    TensorF out = ddim_sample(net_, sched_, x2d, texts, opt);
+    // NaN poses are never handed on as a result (a damaged model, or inputs at the edge of float range)
+    for (int64_t i = 0; i < out.numel(); ++i)
+      if (!std::isfinite(out.data()[i]))
+        fail("sample: the model produced a non-finite output (element ", i, " is ", out.data()[i],
+             "); its weights or the input are broken");
+    return out;
   }
+
+  // Largest |normalised screen coordinate| sample() accepts: 500 image widths
+  // outside the picture. Beyond it the input is not a keypoint.
+  static constexpr double kMaxInputCoordinate = 1000;
 
   static void check_finite(const TensorF& t, const char* what) {
     const TensorF c = t.contiguous();

@@ -18,6 +18,9 @@ struct ModelFileOptions {
   // JSON object with fields an official checkpoint cannot tell (heads, clip_heads,
   // encoder_heads, scale); for safetensors files any config field may be overridden.
   std::string overrides_json;
+  // Parameters holding NaN/Inf make every pose NaN: such a file is refused
+  // unless this is set (finepose convert --allow-non-finite, to inspect it).
+  bool allow_non_finite = false;
 };
 
 namespace detail {
@@ -36,6 +39,11 @@ inline bool official_key_wanted(const std::string& key) {
   return key.find("clip_text.visual.") == std::string::npos && key.find("clip_text.logit_scale") == std::string::npos &&
          key.find("clip_text.text_projection") == std::string::npos;
 }
+inline void check_finite_parameters(const std::string& path, const LoadReport& r, const ModelFileOptions& opt) {
+  if (r.non_finite == 0 || opt.allow_non_finite) return;
+  fail(path, ": ", r.non_finite, " parameter tensor", r.non_finite == 1 ? "" : "s", " contain NaN/Inf (first: ",
+       r.non_finite_names.front(), "); the model would give NaN poses (a diverged or damaged training run?)");
+}
 }  // namespace detail
 
 inline FinePoseModel load_official_checkpoint(const std::string& path, const ModelFileOptions& opt = {},
@@ -50,6 +58,7 @@ inline FinePoseModel load_official_checkpoint(const std::string& path, const Mod
   FinePoseModel model(infer_config(sd, u));
   LoadReport r = load_state_dict(model, sd);
   if (report) *report = r;
+  detail::check_finite_parameters(path, r, opt);
   return model;
 }
 
@@ -84,6 +93,7 @@ inline FinePoseModel load_safetensors_model(const std::string& path, const Model
   FinePoseModel model(cfg);
   LoadReport r = load_state_dict(model, sd);
   if (report) *report = r;
+  detail::check_finite_parameters(path, r, opt);
   return model;
 }
 

@@ -60,10 +60,17 @@ struct Flat {
   }
 };
 
+// Largest |coordinate| the metrics accept (mm or px): squared distances and
+// Procrustes sums of such values stay far from overflow, so a result is finite.
+constexpr double kMaxCoordinate = 1e15;
+
 template <class T>
 void check_finite(const Flat<T>& f, const char* fn, const char* name) {
-  for (std::int64_t i = 0, n = f.held.numel(); i < n; ++i)
+  for (std::int64_t i = 0, n = f.held.numel(); i < n; ++i) {
     if (!std::isfinite(f[i])) fail(fn, ": ", name, " has a non-finite value at flat index ", i);
+    if (std::fabs(f[i]) > kMaxCoordinate)
+      fail(fn, ": ", name, " has ", f[i], " at flat index ", i, ", beyond +-", kMaxCoordinate, " (not a coordinate)");
+  }
 }
 
 template <class A, class B>

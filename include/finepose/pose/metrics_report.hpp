@@ -158,6 +158,8 @@ inline MetricsReport compute_metrics(const MetricsInput& in, const MetricsOption
   if (frames == 0) fail(fn, ": no valid frame");
   detail::check_finite(detail::Flat<double>(in.pred), fn, "predictions");
   detail::check_finite(detail::Flat<double>(in.target), fn, "target");
+  if (in.keypoints_2d.defined()) detail::check_finite(detail::Flat<double>(in.keypoints_2d), fn, "keypoints_2d");
+  if (in.root.defined()) detail::check_finite(detail::Flat<double>(in.root), fn, "root");
 
   // Official convention: prediction root joint := 0, target root-relative.
   TensorD pred = in.pred.clone(), target = in.target.clone();

@@ -4,10 +4,12 @@
 // forever. Frames are added one at a time and written as they come, so long
 // animations do not sit in memory.
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "finepose/core/error.hpp"
+#include "finepose/io/file.hpp"
 #include "finepose/render/image.hpp"
 
 namespace finepose::render {
@@ -122,10 +124,9 @@ class GifWriter {
   // fps: frames per second (GIF stores delays in 1/100 s).
   GifWriter(const std::string& path, int width, int height, double fps) : path_(path), w_(width), h_(height) {
     FINEPOSE_CHECK(width > 0 && height > 0 && width < 65536 && height < 65536, "gif: image size ", width, "x", height, " out of range");
-    FINEPOSE_CHECK(fps > 0 && fps <= 100, "gif: fps ", fps, " out of range (0, 100]");
+    FINEPOSE_CHECK(fps >= kMinFps && fps <= 100, "gif: fps ", fps, " out of range [", kMinFps, ", 100] (GIF stores a frame's delay as 1/100 s in 16 bits)");
     delay_ = std::max(2, int(std::lround(100.0 / fps)));  // browsers treat < 2 as slow
-    f_ = std::fopen(path.c_str(), "wb");
-    if (!f_) fail("cannot open '", path, "' for writing");
+    f_ = std::make_unique<io::AtomicFile>(path);
     std::vector<std::uint8_t> h = {'G', 'I', 'F', '8', '9', 'a'};
     le16(h, w_), le16(h, h_);
     h.insert(h.end(), {0xF7, 0, 0});  // global colour table of 256 entries
@@ -139,9 +140,9 @@ class GifWriter {
   }
   GifWriter(const GifWriter&) = delete;
   GifWriter& operator=(const GifWriter&) = delete;
-  ~GifWriter() {
-    if (f_) std::fclose(f_);
-  }
+  // Without close() (an error, an interrupted run) nothing appears at `path`.
+  ~GifWriter() = default;
+  static constexpr double kMinFps = 100.0 / 65535;
 
   void add(const Image& im) {
     FINEPOSE_CHECK(f_, "gif: '", path_, "' is already closed");
@@ -164,19 +165,18 @@ class GifWriter {
   void close() {
     if (!f_) return;
     write({0x3B});
-    const bool ok = std::fclose(f_) == 0;
-    f_ = nullptr;
-    if (!ok) fail("error closing '", path_, "'");
+    f_->commit();
+    f_.reset();
   }
 
  private:
   static void le16(std::vector<std::uint8_t>& o, int v) { o.push_back(std::uint8_t(v & 0xff)), o.push_back(std::uint8_t(v >> 8)); }
   void write(const std::vector<std::uint8_t>& b) {
-    if (std::fwrite(b.data(), 1, b.size(), f_) != b.size()) fail("error writing '", path_, "' (disk full?)");
+    f_->write(b);
   }
   std::string path_;
   int w_, h_, delay_ = 4, frames_ = 0;
-  std::FILE* f_ = nullptr;
+  std::unique_ptr<io::AtomicFile> f_;  // written to a temporary, renamed into place by close()
   detail::LzwEncoder lzw_;
 };
 

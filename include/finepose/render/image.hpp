@@ -59,11 +59,15 @@ struct Image {
 inline void draw_line(Image& im, double x0, double y0, double x1, double y1, double width, Color c, double alpha = 1.0) {
   if (!std::isfinite(x0) || !std::isfinite(y0) || !std::isfinite(x1) || !std::isfinite(y1)) return;
   const double r = width / 2;
-  const int xa = int(std::floor(std::min(x0, x1) - r - 1)), xb = int(std::ceil(std::max(x0, x1) + r + 1));
-  const int ya = int(std::floor(std::min(y0, y1) - r - 1)), yb = int(std::ceil(std::max(y0, y1) + r + 1));
+  // the covered box, clipped to the image in floating point first: a point a
+  // trillion pixels away must not overflow an int
+  const double xa = std::max(std::floor(std::min(x0, x1) - r - 1), 0.0), xb = std::min(std::ceil(std::max(x0, x1) + r + 1), im.width - 1.0);
+  const double ya = std::max(std::floor(std::min(y0, y1) - r - 1), 0.0), yb = std::min(std::ceil(std::max(y0, y1) + r + 1), im.height - 1.0);
+  if (!(xa <= xb && ya <= yb)) return;
   const double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
-  for (int y = std::max(ya, 0); y <= std::min(yb, im.height - 1); ++y)
-    for (int x = std::max(xa, 0); x <= std::min(xb, im.width - 1); ++x) {
+  if (!std::isfinite(len2)) return;  // endpoints ~1e154 apart: nothing sensible to draw
+  for (int y = int(ya); y <= int(yb); ++y)
+    for (int x = int(xa); x <= int(xb); ++x) {
       const double px = x + 0.5 - x0, py = y + 0.5 - y0;
       const double t = len2 > 0 ? std::clamp((px * dx + py * dy) / len2, 0.0, 1.0) : 0.0;
       const double ex = px - t * dx, ey = py - t * dy;

@@ -52,9 +52,18 @@ class PoseRenderer {
     if (d_.keypoints.defined())
       FINEPOSE_CHECK(d_.keypoints.shape() == Shape({F_, 17, 2}), "render: keypoints must be (", F_, ", 17, 2), got ",
                      shape_str(d_.keypoints.shape()));
+    if (d_.scores.defined())
+      FINEPOSE_CHECK(d_.scores.shape() == Shape({F_, 17}), "render: scores must be (", F_, ", 17), got ", shape_str(d_.scores.shape()));
     FINEPOSE_CHECK(d_.panel >= 64 && d_.panel <= 4096, "render: panel size ", d_.panel, " out of range 64..4096");
-    for (int64_t i = 0; i < d_.poses.numel(); ++i)
-      FINEPOSE_CHECK(std::isfinite(d_.poses.data()[i]), "render: poses contain a non-finite value at flat index ", i);
+    auto finite = [](const TensorF& t, const char* what) {
+      if (!t.defined()) return;
+      for (int64_t i = 0; i < t.numel(); ++i)
+        FINEPOSE_CHECK(std::isfinite(t.data()[i]), "render: ", what, " contain a non-finite value at flat index ", i);
+    };
+    finite(d_.poses, "poses");
+    finite(d_.hypotheses, "hypotheses");
+    finite(d_.keypoints, "keypoints");
+    finite(d_.scores, "scores");
     // floor: the lowest ankle over the sequence (y is down)
     floor_y_ = -1e30;
     for (int64_t f = 0; f < F_; ++f)

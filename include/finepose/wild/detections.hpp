@@ -11,10 +11,12 @@
 //       "track_id": id}]}] or {"instance_info": [...]}.
 //   openpose-json  {"people": [{"person_id": [id], "pose_keypoints_2d":
 //       [x, y, c, ...]}]} per frame: one file, an array of such frames, or a
-//       directory of per-frame files (sorted by name). BODY_25 or COCO-18.
+//       directory of per-frame files (in natural order: frame_2 before
+//       frame_10). BODY_25 or COCO-18.
 //   csv  one row per person and frame: frame[, track], then x, y, score for
 //       each joint (a header line is skipped). The joint count follows from
-//       the column count (17, 18, 25 or 26 joints).
+//       the column count (17, 18, 25 or 26 joints). A UTF-8 BOM is skipped.
+// Frame numbers and track ids: whole numbers in 0..kMaxFrameIndex.
 //   npz  keypoints_2d (F, J, 2) pixels (J = 17: Human3.6M order unless a
 //       layout says otherwise), optional scores (F, J).
 // Joint layout: from the joint count (17 -> COCO-17 for detector formats,
@@ -38,6 +40,13 @@
 namespace finepose::wild {
 
 using pose::KeypointLayout;
+
+// Frame numbers are whole numbers in 0..kMaxFrameIndex (15 decimal digits: exact
+// in a double, and frame arithmetic on them never overflows). Anything else in a
+// file is refused with its location, never wrapped or truncated.
+constexpr int64_t kMaxFrameIndex = 999999999999999;
+// Image sides (--width/--height, image_size) are 1..kMaxImageSide pixels.
+constexpr int64_t kMaxImageSide = 1000000;
 
 enum class InputFormat { auto_detect, coco_json, openpose_json, halpe_json, csv, npz };
 
@@ -82,6 +91,33 @@ inline bool ends_with(const std::string& s, const std::string& e) {
   return s.size() >= e.size() && std::equal(e.rbegin(), e.rend(), s.rbegin());
 }
 
+// Names in the order a person reads them: runs of digits compare by value
+// ("frame_2.json" < "frame_10.json"), everything else byte by byte; equal
+// values with different zero padding fall back to the plain comparison.
+inline bool natural_less(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    const bool da = std::isdigit((unsigned char)a[i]), db = std::isdigit((unsigned char)b[j]);
+    if (da && db) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && std::isdigit((unsigned char)a[ie])) ++ie;
+      while (je < b.size() && std::isdigit((unsigned char)b[je])) ++je;
+      size_t is = i, js = j;  // skip leading zeros, then longer = larger
+      while (is + 1 < ie && a[is] == '0') ++is;
+      while (js + 1 < je && b[js] == '0') ++js;
+      if (ie - is != je - js) return ie - is < je - js;
+      const int c = a.compare(is, ie - is, b, js, je - js);
+      if (c != 0) return c < 0;
+      i = ie, j = je;
+    } else {
+      if (a[i] != b[j]) return (unsigned char)a[i] < (unsigned char)b[j];
+      ++i, ++j;
+    }
+  }
+  if ((a.size() - i) != (b.size() - j)) return a.size() - i < b.size() - j;
+  return a < b;
+}
+
 // Layout from a joint count (what detectors emit).
 inline KeypointLayout layout_for_count(int64_t k, const std::string& where) {
   switch (k) {
@@ -94,6 +130,14 @@ inline KeypointLayout layout_for_count(int64_t k, const std::string& where) {
   fail(where, ": ", k, " joints per person is no known layout (COCO-17, Halpe-26, OpenPose BODY_25 or COCO-18)");
 }
 
+// A frame number or track id read as a double (JSON or CSV): a whole number in
+// 0..kMaxFrameIndex, or an error naming `where` and `what`.
+inline int64_t frame_number(double d, const std::string& where, const char* what = "frame") {
+  if (!(std::isfinite(d) && std::trunc(d) == d && d >= 0 && d <= double(kMaxFrameIndex)))
+    fail(where, ": ", what, " ", d, " is not a whole number in 0..", kMaxFrameIndex);
+  return int64_t(d);
+}
+
 inline double finite_number(const json::Value& v, const std::string& where) {
   if (v.is_null()) return 0.0;  // some writers emit null for missing values
   if (!v.is_number()) fail(where, ": expected a number, got a ", json::type_name(v.type()));
@@ -102,20 +146,21 @@ inline double finite_number(const json::Value& v, const std::string& where) {
   return d;
 }
 
-// Frame index from an image id: an integer, or the last run of digits of a
-// name ("frame_000123.jpg" -> 123). -1 when there is none.
-inline int64_t frame_from_id(const json::Value& v) {
-  if (v.is_number()) return v.as_int64();
-  if (!v.is_string()) return -1;
+// Frame index from an image id: a whole number, or the last run of digits of a
+// name ("frame_000123.jpg" -> 123). -1 when a name has no digits (such names
+// are numbered in order of appearance). Out-of-range numbers are errors.
+inline int64_t frame_from_id(const json::Value& v, const std::string& where) {
+  if (v.is_number()) return frame_number(v.as_double(), where, "image/frame id");
+  if (!v.is_string()) fail(where, ": image/frame id must be a number or a file name, got a ", json::type_name(v.type()));
   const std::string& s = v.as_string();
   size_t e = s.size();
   while (e > 0 && !std::isdigit((unsigned char)s[e - 1])) --e;
   if (e == 0) return -1;
   size_t b = e;
   while (b > 0 && std::isdigit((unsigned char)s[b - 1])) --b;
-  if (e - b > 15) b = e - 15;  // keep it in range
+  while (b + 1 < e && s[b] == '0') ++b;  // leading zeros carry no value
+  if (e - b > 15) fail(where, ": image id '", s, "': frame number ", s.substr(b, e - b), " has more than 15 digits");
   return std::stoll(s.substr(b, e - b));
-  return -1;
 }
 
 inline int64_t track_from(const json::Value& obj) {
@@ -159,7 +204,7 @@ inline int64_t mmpose_keypoints(const json::Value& inst, Detection& d, const std
   }
   if (const auto* bs = inst.find("bbox_score")) {
     if (bs->is_array() && bs->size() > 0) bs = &bs->at(0);
-    if (bs->is_number()) d.score = bs->as_double();
+    if (bs->is_number()) d.score = finite_number(*bs, where + ".bbox_score");
   }
   return int64_t(k.size());
 }
@@ -180,8 +225,52 @@ inline void read_openpose_frame(const json::Value& frame, int64_t f, DetectionSe
   }
 }
 
-inline void read_json_value(const json::Value& root, DetectionSet& set, const std::string& where) {
+// One element of a top-level detection array: a COCO-style detection, an
+// MMPose frame or an OpenPose frame. Frame ids that are names without digits
+// are numbered in order of appearance (name_frames).
+inline void read_json_element(const json::Value& e, size_t i, DetectionSet& set, std::map<std::string, int64_t>& name_frames,
+                              const std::string& where) {
   using json::Value;
+  const std::string w = where + ": [" + std::to_string(i) + "]";
+  if (!e.is_object()) fail(w, ": expected an object");
+  if (e.contains("people")) {
+    read_openpose_frame(e, int64_t(i), set, w);
+  } else if (e.contains("instances")) {
+    const int64_t f = e.contains("frame_id") ? frame_from_id(e.at("frame_id"), w + ".frame_id") : int64_t(i);
+    if (f < 0) fail(w, ": frame_id '", e.at("frame_id").as_string(), "' has no frame number");
+    const Value& inst = e.at("instances");
+    if (!inst.is_array()) fail(w, ": instances must be an array");
+    for (size_t k = 0; k < inst.size(); ++k) {
+      Detection d;
+      d.frame = f;
+      d.track = track_from(inst.at(k));
+      mmpose_keypoints(inst.at(k), d, w + ".instances[" + std::to_string(k) + "]");
+      set.dets.push_back(std::move(d));
+    }
+  } else if (e.contains("keypoints")) {
+    Detection d;
+    const Value* id = e.find("image_id");
+    if (!id) id = e.find("frame_id");
+    if (!id) id = e.find("frame");
+    if (!id) fail(w, ": a detection needs image_id (or frame_id) to place it in time");
+    d.frame = frame_from_id(*id, w);
+    if (d.frame < 0) {
+      const std::string key = id->is_string() ? id->as_string() : json::dump_compact(*id);
+      auto it = name_frames.find(key);
+      d.frame = it != name_frames.end() ? it->second : (name_frames[key] = int64_t(name_frames.size()));
+    }
+    d.track = track_from(e);
+    if (const Value* s = e.find("score"); s && s->is_number()) d.score = finite_number(*s, w + ".score");
+    const Value& k = e.at("keypoints");
+    if (k.is_array() && k.size() > 0 && k.at(0).is_array()) mmpose_keypoints(e, d, w);
+    else flat_keypoints(k, d, w);
+    set.dets.push_back(std::move(d));
+  } else {
+    fail(w, ": neither a detection (keypoints), an MMPose frame (instances) nor an OpenPose frame (people)");
+  }
+}
+
+inline void read_json_value(const json::Value& root, DetectionSet& set, const std::string& where) {
   if (root.is_object() && root.contains("people")) {
     read_openpose_frame(root, 0, set, where);
     return;
@@ -189,47 +278,18 @@ inline void read_json_value(const json::Value& root, DetectionSet& set, const st
   if (root.is_object() && root.contains("instance_info")) return read_json_value(root.at("instance_info"), set, where);
   if (root.is_object() && root.contains("annotations")) return read_json_value(root.at("annotations"), set, where);
   if (!root.is_array()) fail(where, ": expected a JSON array of detections or frames (COCO results, MMPose predictions or OpenPose)");
-  // Frame ids: numbers or names; names without digits are numbered in order of appearance.
   std::map<std::string, int64_t> name_frames;
-  for (size_t i = 0; i < root.size(); ++i) {
-    const Value& e = root.at(i);
-    const std::string w = where + ": [" + std::to_string(i) + "]";
-    if (!e.is_object()) fail(w, ": expected an object");
-    if (e.contains("people")) {
-      read_openpose_frame(e, int64_t(i), set, w);
-    } else if (e.contains("instances")) {
-      const int64_t f = e.contains("frame_id") ? e.at("frame_id").as_int64() : int64_t(i);
-      const Value& inst = e.at("instances");
-      if (!inst.is_array()) fail(w, ": instances must be an array");
-      for (size_t k = 0; k < inst.size(); ++k) {
-        Detection d;
-        d.frame = f;
-        d.track = track_from(inst.at(k));
-        mmpose_keypoints(inst.at(k), d, w + ".instances[" + std::to_string(k) + "]");
-        set.dets.push_back(std::move(d));
-      }
-    } else if (e.contains("keypoints")) {
-      Detection d;
-      const Value* id = e.find("image_id");
-      if (!id) id = e.find("frame_id");
-      if (!id) id = e.find("frame");
-      if (!id) fail(w, ": a detection needs image_id (or frame_id) to place it in time");
-      d.frame = frame_from_id(*id);
-      if (d.frame < 0) {
-        const std::string key = id->is_string() ? id->as_string() : json::dump_compact(*id);
-        auto it = name_frames.find(key);
-        d.frame = it != name_frames.end() ? it->second : (name_frames[key] = int64_t(name_frames.size()));
-      }
-      d.track = track_from(e);
-      if (const Value* s = e.find("score"); s && s->is_number()) d.score = s->as_double();
-      const Value& k = e.at("keypoints");
-      if (k.is_array() && k.size() > 0 && k.at(0).is_array()) mmpose_keypoints(e, d, w);
-      else flat_keypoints(k, d, w);
-      set.dets.push_back(std::move(d));
-    } else {
-      fail(w, ": neither a detection (keypoints), an MMPose frame (instances) nor an OpenPose frame (people)");
-    }
-  }
+  for (size_t i = 0; i < root.size(); ++i) read_json_element(root.at(i), i, set, name_frames, where);
+}
+
+// A detection file's text: a top-level array (the usual case: COCO results,
+// MMPose, an array of OpenPose frames) is read element by element, so memory
+// is the text plus the detections, not a tree of the whole file.
+inline void read_json_text(const std::string& text, DetectionSet& set, const std::string& where) {
+  std::map<std::string, int64_t> name_frames;
+  const bool streamed = json::parse_array_elements(
+      text, [&](json::Value&& e, size_t i) { read_json_element(e, i, set, name_frames, where); }, where);
+  if (!streamed) read_json_value(json::parse(text, where), set, where);
 }
 
 inline std::vector<std::string> split_csv_line(const std::string& line) {
@@ -250,6 +310,8 @@ inline std::vector<std::string> split_csv_line(const std::string& line) {
 inline void read_csv(const std::string& path, DetectionSet& set) {
   const std::string text = io::read_text_file(path);
   size_t pos = 0;
+  // a UTF-8 byte order mark (spreadsheet exports) is not part of the first line
+  if (text.size() >= 3 && std::uint8_t(text[0]) == 0xef && std::uint8_t(text[1]) == 0xbb && std::uint8_t(text[2]) == 0xbf) pos = 3;
   int64_t line_no = 0, cols = -1;
   bool with_track = false;
   while (pos < text.size()) {
@@ -287,10 +349,9 @@ inline void read_csv(const std::string& path, DetectionSet& set) {
     for (size_t i = 0; i < v.size(); ++i)
       if (!std::isfinite(v[i])) fail(where, ": column ", i + 1, " is not a finite number (NaN/Inf); mark a missing joint with score 0");
     Detection d;
-    if (v[0] < 0 || std::trunc(v[0]) != v[0]) fail(where, ": frame ", v[0], " is not a non-negative integer");
-    d.frame = int64_t(v[0]);
+    d.frame = frame_number(v[0], where);
     const size_t off = with_track ? 2 : 1;
-    if (with_track) d.track = v[1] >= 0 ? int64_t(v[1]) : -1;
+    if (with_track) d.track = v[1] < 0 ? -1 : frame_number(v[1], where, "track id");  // negative: no id
     d.kp.assign(v.begin() + long(off), v.end());
     set.dets.push_back(std::move(d));
   }
@@ -355,15 +416,14 @@ inline DetectionSet read_detections(const std::string& path, InputFormat format 
     } else {
       fail("cannot open directory '", path, "'");
     }
-    std::sort(files.begin(), files.end());
+    std::sort(files.begin(), files.end(), detail::natural_less);  // frame_2 before frame_10
     if (files.empty()) fail(path, ": directory has no .json files");
     for (size_t i = 0; i < files.size(); ++i) {
       const std::string p = path + "/" + files[i];
       detail::read_openpose_frame(json::parse(io::read_text_file(p), p), int64_t(i), set, p);
     }
   } else {
-    const std::string text = io::read_text_file(path);
-    detail::read_json_value(json::parse(text, path), set, path);
+    detail::read_json_text(io::read_text_file(path), set, path);
   }
   if (set.dets.empty()) fail(path, ": no detections (empty sequence)");
   // all detections must agree on the joint count

@@ -14,19 +14,21 @@ struct KeypointInput {
   int64_t missing_frames = 0;  // frames without a detection of the person
   KeypointLayout source_layout = KeypointLayout::coco17;
   std::string person;          // which person was followed, in words
+  std::vector<std::string> notes;  // e.g. a track split at a long gap
 };
 
 inline KeypointInput read_keypoints(const std::string& path, InputFormat format = InputFormat::auto_detect,
                                     std::optional<KeypointLayout> layout = std::nullopt,
-                                    std::optional<int64_t> track = std::nullopt) {
+                                    std::optional<int64_t> track = std::nullopt, const ReadOptions& opt = {}) {
   const DetectionSet set = read_detections(path, format, layout);
-  PersonTrack t = select_person(set, track);
+  PersonTrack t = select_person(set, track, opt);
   KeypointInput in;
   in.kp = pose::to_h36m17(t.kp, set.layout);
   in.first_frame = t.first_frame;
   in.missing_frames = t.missing_frames;
   in.source_layout = set.layout;
   in.person = t.how;
+  in.notes = t.notes;
   return in;
 }
 

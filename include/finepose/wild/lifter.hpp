@@ -151,6 +151,18 @@ class StreamingLifter {
         if (s >= opt_.min_score) last_good_[j][0] = x, last_good_[j][1] = y, have_good_[j] = true;
         else if (have_good_[j]) x = last_good_[j][0], y = last_good_[j][1];
       }
+      // normalised by the width as the model was trained; a confident joint far outside
+      // the picture is a broken file or a wrong --width (a missing one just is not there)
+      const double lim = FinePoseModel::kMaxInputCoordinate * w_ / 2;
+      if (std::fabs(x - w_ / 2.0) > lim || std::fabs(y - h_ / 2.0) > lim) {
+        if (s < opt_.min_score) {
+          x = w_ / 2.0, y = h_ / 2.0;
+        } else {
+          fail("lift: frame ", pushed_, " joint ", j, " at (", x, ", ", y, ") px lies more than ",
+               FinePoseModel::kMaxInputCoordinate / 2, " image widths outside the ", w_, "x", h_,
+               " picture (wrong --width/--height, or not pixels?)");
+        }
+      }
       fr.px[2 * j] = x, fr.px[2 * j + 1] = y, fr.score[j] = s;
     }
     fr.acc.assign(size_t(opt_.hypotheses * J * 3), 0.0);

@@ -5,6 +5,7 @@
 // gap filling; frame_index (F,) the file's frame numbers), JSON and CSV
 // (root-relative millimetres, Human3.6M joint names). The format follows the
 // file extension.
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -36,6 +37,15 @@ inline void save_lifted(const std::string& path, const LiftedSequence& s) {
   const Lifted& r = s.lifted;
   const int64_t F = r.poses.size(0);
   const auto& names = pose::h36m17().joint_names;
+  // a result is numbers: NaN/Inf (not even JSON) is never written as one
+  auto finite = [&](const TensorF& t, const char* what) {
+    if (!t.defined()) return;
+    for (int64_t i = 0; i < t.numel(); ++i)
+      if (!std::isfinite(t.data()[i])) fail("save '", path, "': ", what, " element ", i, " is not finite; nothing written");
+  };
+  finite(r.poses, "poses_3d");
+  finite(r.hypotheses, "hypotheses");
+  finite(r.trajectory, "trajectory");
   if (fmt == "npz") {
     io::NpzMap m;
     m["poses_3d"] = io::from_tensor(r.poses);
@@ -58,6 +68,18 @@ inline void save_lifted(const std::string& path, const LiftedSequence& s) {
     io::save_npz(path, m);
     return;
   }
+  // JSON and CSV are written frame by frame into a temporary file (renamed into
+  // place at the end): memory stays bounded by a chunk, whatever the length.
+  io::AtomicFile file(path);
+  std::string out;
+  char buf[48];
+  auto number = [&](double v) {  // 2 decimals, as the poses are given (mm)
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    out += buf;
+  };
+  auto flush_chunk = [&](bool force) {
+    if (force || out.size() > (1u << 20)) file.write(out), out.clear();
+  };
   if (fmt == "json") {
     json::Value root = json::Value::object();
     root["units"] = "mm";
@@ -72,45 +94,55 @@ inline void save_lifted(const std::string& path, const LiftedSequence& s) {
     for (const auto& n : r.notes) notes.push_back(n);
     root["notes"] = notes;
     root["filled_joints"] = r.gaps.filled;
-    json::Value frames = json::Value::array();
+    root["frames"] = json::Value::array();
+    std::string head = json::dump(root);  // compact: one line per file, poses are long
+    FINEPOSE_CHECK(head.size() > 3 && head.compare(head.size() - 3, 3, "[]}") == 0, "save_lifted: internal error in the JSON header");
+    out = head.substr(0, head.size() - 2);  // ... "frames": [
     for (int64_t f = 0; f < F; ++f) {
-      json::Value fr = json::Value::object();
-      fr["frame"] = s.first_frame + f;
-      json::Value p = json::Value::array();
+      out += f ? ", {\"frame\": " : "{\"frame\": ";
+      out += std::to_string(s.first_frame + f);
+      out += ", \"pose\": [";
       for (int j = 0; j < 17; ++j) {
         const float* q = r.poses.data() + (f * 17 + j) * 3;
-        p.push_back(json::Value::array({std::round(q[0] * 100) / 100, std::round(q[1] * 100) / 100, std::round(q[2] * 100) / 100}));
+        out += j ? ", [" : "[";
+        for (int c = 0; c < 3; ++c) {
+          if (c) out += ", ";
+          number(double(q[c]));
+        }
+        out += "]";
       }
-      fr["pose"] = p;
+      out += "]";
       if (r.trajectory.defined()) {
         const float* t = r.trajectory.data() + f * 3;
-        fr["trajectory"] = json::Value::array({double(t[0]), double(t[1]), double(t[2])});
+        out += ", \"trajectory\": [";
+        for (int c = 0; c < 3; ++c) {
+          if (c) out += ", ";
+          out += json::detail::format_double(double(t[c]));
+        }
+        out += "]";
       }
-      frames.push_back(fr);
+      out += "}";
+      flush_chunk(false);
     }
-    root["frames"] = frames;
-    io::write_file(path, json::dump(root) + "\n");  // compact: one line per file, poses are long
+    out += "]}\n";
+    flush_chunk(true);
+    file.commit();
     return;
   }
-  std::string out = "frame";
+  out = "frame";
   for (const auto& n : names) out += "," + n + "_x," + n + "_y," + n + "_z";
   if (r.trajectory.defined()) out += ",root_camera_x,root_camera_y,root_camera_z";
   out += "\n";
-  char buf[48];
   for (int64_t f = 0; f < F; ++f) {
     out += std::to_string(s.first_frame + f);
-    for (int i = 0; i < 51; ++i) {
-      std::snprintf(buf, sizeof buf, ",%.2f", double(r.poses.data()[f * 51 + i]));
-      out += buf;
-    }
+    for (int i = 0; i < 51; ++i) out += ',', number(double(r.poses.data()[f * 51 + i]));
     if (r.trajectory.defined())
-      for (int c = 0; c < 3; ++c) {
-        std::snprintf(buf, sizeof buf, ",%.2f", double(r.trajectory.data()[f * 3 + c]));
-        out += buf;
-      }
+      for (int c = 0; c < 3; ++c) out += ',', number(double(r.trajectory.data()[f * 3 + c]));
     out += "\n";
+    flush_chunk(false);
   }
-  io::write_file(path, out);
+  flush_chunk(true);
+  file.commit();
 }
 
 }  // namespace finepose::wild
