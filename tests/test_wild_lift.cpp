@@ -231,3 +231,20 @@ TEST_CASE("finepose.hpp: load, lift, release") {
   CHECK_THROWS_WITH_AS(model.lift(kp, 1000, 1000), doctest::Contains("no model loaded"), Error);
   std::remove(path.c_str());
 }
+
+TEST_CASE("--action auto: the model's declared generic prompt (label dropout), else Waiting; the config keeps it") {
+  FinePoseConfig c = test::tiny_config();
+  CHECK(config_from_json(config_to_json(c)).default_action.empty());
+  CHECK(config_to_json(c).find("default_action") == std::string::npos);  // older files stay as they were
+  c.default_action = "A person";
+  CHECK(config_from_json(config_to_json(c)).default_action == "A person");
+  FinePoseModel generic(c);
+  FinePoseModel plain = test::tiny_model();
+  wild::LiftOptions o;
+  o.action = "auto";
+  const wild::StreamingLifter a(generic, 1000, 1000, o), b(plain, 1000, 1000, o);
+  CHECK(a.action() == "A person");
+  CHECK(b.action() == "Waiting");
+  o.action = "Walking";
+  CHECK(wild::StreamingLifter(generic, 1000, 1000, o).action() == "Walking");
+}

@@ -40,6 +40,9 @@ struct FinePoseConfig {
   // leading tokens of each text are kept (upstream remain_len = 4)
   std::vector<int64_t> ctx_lengths = {3, 8, 6, 6, 6, 10, 10};
   int64_t prompt_tokens = 4;
+  // the action text `infer --action auto` uses: "" = none declared (the lifter's
+  // "Waiting"); models trained with label dropout declare their generic prompt
+  std::string default_action;
   // diffusion
   int64_t timesteps = 1000;
   double scale = 1.0;

@@ -42,6 +42,7 @@ inline json::Value config_to_json_value(const FinePoseConfig& c) {
   o.set("scale", c.scale);
   o.set("joints_left", ints(c.joints_left));
   o.set("joints_right", ints(c.joints_right));
+  if (!c.default_action.empty()) o.set("default_action", c.default_action);  // absent: none (older files stay byte-identical)
   return o;
 }
 
@@ -77,6 +78,9 @@ inline FinePoseConfig config_from_json(const std::string& text, FinePoseConfig c
     } else if (k == "scale") {
       FINEPOSE_CHECK(o.at(k).is_number(), "model config: 'scale' must be a number");
       c.scale = o.at(k).as_double();
+    } else if (k == "default_action") {
+      FINEPOSE_CHECK(o.at(k).is_string() && o.at(k).as_string().size() < 200, "model config: 'default_action' must be a short string");
+      c.default_action = o.at(k).as_string();
     } else if (k == "ctx_lengths") get_ints(k, c.ctx_lengths);
     else if (k == "joints_left") get_ints(k, c.joints_left);
     else if (k == "joints_right") get_ints(k, c.joints_right);

@@ -16,6 +16,7 @@
 
 #include "finepose/io/npz.hpp"
 #include "finepose/train/data.hpp"
+#include "finepose/train/mocap_pool.hpp"
 
 namespace finepose::train {
 
@@ -34,8 +35,9 @@ inline void to_root_relative(float* x3d, int64_t N, int64_t J) {
   }
 }
 
-// HumanEva-I. split: "Train" or "Validate".
-inline Dataset load_humaneva(const std::string& path, const std::string& split) {
+// HumanEva-I. split: "Train" or "Validate". `label_of` maps an action name to a prompt label.
+inline Dataset load_humaneva(const std::string& path, const std::string& split,
+                             std::string (*label_of)(std::string) = prompt_label_for) {
   const io::NpzMap z = io::load_npz(path);
   auto get = [&](const char* k) -> const io::NdArray& {
     auto it = z.find(k);
@@ -60,7 +62,7 @@ inline Dataset load_humaneva(const std::string& path, const std::string& split) 
     for (int64_t c = 0; c < C; ++c) {
       Sequence q;
       q.name = names[s] + " C" + std::to_string(c + 1);
-      q.label = d.label_index(prompt_label_for(actions[s]));
+      q.label = d.label_index(label_of(actions[s]));
       const int64_t N = len[s];
       q.x2d = TensorF({N, J, 2});
       q.x3d = TensorF({N, J, 3});
@@ -191,15 +193,66 @@ struct TrainingDataOptions {
   uint64_t seed = 1;
   int64_t mocap_frames = 20000;  // per mocap file; 0 = all, -1 = none
   double noise_px = 1.0;
+  // "fixed": each mocap clip through one virtual camera for the whole run (the small
+  // model's data). "wide": all mocap, filmed anew every epoch through cameras of the
+  // range real videos have, with a detector's 2D errors (train/mocap_pool.hpp);
+  // CMU and Bandai "elderly" held out for validation.
+  std::string pipeline = "fixed";
+  EpochOptions epoch;  // "wide" only
 };
 
 struct TrainingData {
-  Dataset train, validate;
+  Dataset train, validate;  // validate: HumanEva-I Validate (real 2D): reported, never chosen by
+  // "wide" only: the mocap clips, the held-out set (chooses sizes and checkpoints) and
+  // HumanEva-I Train (real cameras), which every epoch's set starts with
+  MocapPool pool;
+  Dataset heldout, humaneva_train;
+  EpochOptions epoch_options;
+  uint64_t seed = 1;
+  bool wide() const { return !pool.clips.empty(); }
+
+  // The training set of `epoch` (0-based): "fixed": `train`; "wide": HumanEva-I
+  // Train plus every training clip filmed for this epoch, labels dropped to the
+  // generic prompt with probability label_dropout. Labels index train.labels.
+  Dataset epoch_set(int64_t epoch) const {
+    if (!wide()) return train;
+    Dataset d;
+    d.labels = train.labels;
+    for (size_t i = 0; i < humaneva_train.seqs.size(); ++i) {
+      Sequence q = humaneva_train.seqs[i];
+      if (random_uniform(seed, (uint64_t(24) << 56) | (uint64_t(epoch) << 32) | i, 0) < epoch_options.label_dropout)
+        q.label = d.label_index(kGenericLabel);
+      d.seqs.push_back(std::move(q));
+    }
+    film_epoch(pool, epoch_options, false, seed, epoch, d);
+    FINEPOSE_CHECK(d.labels == train.labels, "train: epoch ", epoch, " produced a label outside the prompt list");
+    return d;
+  }
 };
 
 inline TrainingData load_training_data(const std::string& dir, const TrainingDataOptions& opt = {}) {
   const std::string he = dir + "/humaneva_i_h36m17.npz";
   TrainingData td;
+  td.seed = opt.seed;
+  if (opt.pipeline == "wide") {
+    td.humaneva_train = load_humaneva(he, "Train", label_for_motion);
+    td.validate = load_humaneva(he, "Validate", label_for_motion);
+    td.pool = load_mocap_pool(dir);
+    FINEPOSE_CHECK(!td.pool.clips.empty(), dir, ": no mocap files (cmu_mocap_h36m17.npz, bandai_namco_h36m17.npz) for the wide pipeline");
+    td.epoch_options = opt.epoch;
+    // every label any epoch can produce, in a fixed order (the prompt list)
+    for (const char* l : {"Walking", "Greeting", "Posing", "Directions", kGenericLabel}) td.train.label_index(l);
+    for (const auto& l : td.humaneva_train.labels) td.train.label_index(l);
+    for (auto& q : td.humaneva_train.seqs) q.label = td.train.label_index(td.humaneva_train.labels[size_t(q.label)]);
+    td.humaneva_train.labels = td.train.labels;
+    for (auto& q : td.validate.seqs) q.label = td.train.label_index(td.validate.labels[size_t(q.label)]);
+    td.validate.labels = td.train.labels;
+    td.heldout.labels = td.train.labels;
+    film_epoch(td.pool, td.epoch_options, true, td.seed, 0, td.heldout);
+    FINEPOSE_CHECK(td.heldout.labels == td.train.labels, "train: the held-out set produced a label outside the prompt list");
+    return td;
+  }
+  FINEPOSE_CHECK(opt.pipeline == "fixed", "train: unknown data pipeline '", opt.pipeline, "' (fixed or wide)");
   td.train = load_humaneva(he, "Train");
   td.validate = load_humaneva(he, "Validate");
   // labels must index the same prompt list as training

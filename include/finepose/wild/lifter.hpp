@@ -18,7 +18,9 @@
 //
 // Text: a Human3.6M model is trained with one of the 15 Human3.6M action
 // labels in its prompt. Without a label (action empty or "auto") the lifter
-// uses kDefaultAction ("Waiting", a generic mostly-standing activity) and
+// uses the model's default_action (config; a model trained with label dropout
+// has one: its generic prompt), else kDefaultAction ("Waiting", a generic
+// mostly-standing activity), and
 // says so; the label is conditioning only, a wrong one costs accuracy (the
 // FinePOSE paper's prompt ablation: a few mm MPJPE), not a failure. An
 // MPI-INF-3DHP model has no action prompt.
@@ -116,6 +118,10 @@ class StreamingLifter {
       if (!opt_.action.empty() && opt_.action != "auto")
         notes_.push_back("this MPI-INF-3DHP model has no action prompt; --action " + opt_.action + " is ignored");
       action_.clear();
+    } else if ((opt_.action.empty() || opt_.action == "auto") && !cfg.default_action.empty()) {
+      // a model trained with label dropout has an unconditional prompt, and says which
+      action_ = cfg.default_action;
+      notes_.push_back("no action label given: using the model's generic prompt \"" + action_ + "\"");
     } else if (opt_.action.empty() || opt_.action == "auto") {
       action_ = kDefaultAction;
       notes_.push_back(std::string("no action label given: using \"") + kDefaultAction +
