@@ -8,10 +8,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include "finepose/io/json.hpp"
 #include "finepose/io/npz.hpp"
+#include "finepose/model/default_model.hpp"
 #include "finepose/pose/metrics.hpp"
 #include "finepose/pose/skeleton.hpp"
 #include "finepose/wild/demo_walk.hpp"
@@ -209,4 +212,41 @@ TEST_CASE("plausible output from the shipped model (bone lengths, left/right, er
   const double pm = pose::p_mpjpe(pred, tgt);
   MESSAGE("shipped model on the procedural walk: P-MPJPE ", pm, " mm");
   CHECK(pm < 80);
+}
+
+TEST_CASE("infer without --model: the shipped default model, in the build tree and after cmake --install") {
+  if (!have_cli()) return;
+  if (!fs::exists(std::string(FINEPOSE_SOURCE_DIR) + "/models/" + kDefaultModelFile)) {
+    MESSAGE("skipped: models/", kDefaultModelFile, " is not in this checkout");
+    return;
+  }
+  Workspace w;
+  const std::string args = " --keypoints " + w.walk + " --width 1000 --height 1000 --json --out ";
+  Run r = run("infer" + args + w.p("default.npz"));
+  INFO(r.out);
+  REQUIRE(r.rc == 0);
+  json::Value s = json::parse(r.out.substr(0, r.out.find('\n')));
+  CHECK(s.at("model").as_string().find(kDefaultModelFile) != std::string::npos);
+  // installed: the binary finds <prefix>/share/finepose/models
+  const fs::path build = fs::path(FINEPOSE_CLI).parent_path().parent_path(), prefix = w.dir / "prefix";
+  const int rc = std::system(("cmake --install " + build.string() + " --prefix " + prefix.string() + " > /dev/null 2>&1").c_str());
+  REQUIRE(rc == 0);
+  const std::string installed = (prefix / "bin" / "finepose").string();
+  REQUIRE(fs::exists(installed));
+  REQUIRE(fs::exists(prefix / "share" / "finepose" / "models" / kDefaultModelFile));
+  const test::CliRun ri = [&] {
+    test::CliRun x;
+    FILE* f = popen(("env -u FINEPOSE_MODEL -u FINEPOSE_MODEL_DIR " + installed + " infer" + args + w.p("installed.npz") + " 2>&1").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) x.out.append(buf, n);
+    const int st = pclose(f);
+    x.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return x;
+  }();
+  INFO(ri.out);
+  REQUIRE(ri.rc == 0);
+  s = json::parse(ri.out.substr(0, ri.out.find('\n')));
+  CHECK(s.at("model").as_string().rfind(prefix.string(), 0) == 0);  // the installed copy, not the source tree's
+  CHECK(io::read_file(w.p("installed.npz")) == io::read_file(w.p("default.npz")));
 }

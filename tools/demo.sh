@@ -7,16 +7,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/demo}
-model=${FINEPOSE_DEMO_MODEL:-models/finepose_small_h36m17.safetensors}
+# without --model, infer uses the shipped default model (include/finepose/model/default_model.hpp);
+# FINEPOSE_DEMO_MODEL=FILE runs the demo with another
+model_args=()
+[ -n "${FINEPOSE_DEMO_MODEL:-}" ] && model_args=(--model "$FINEPOSE_DEMO_MODEL")
 bash tools/install_deps.sh --runtime
 cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DFINEPOSE_BUILD_TESTS=OFF -DFINEPOSE_CUDA=OFF >/dev/null
 cmake --build build-demo -j"$(nproc)" --target finepose_cli example_make_demo_walk
 fp=build-demo/bin/finepose
 mkdir -p "$out"
 build-demo/make_demo_walk "$out" 300
-"$fp" infer --model "$model" --keypoints "$out/demo_walk_coco.json" --width 1000 --height 1000 \
+"$fp" infer "${model_args[@]}" --keypoints "$out/demo_walk_coco.json" --width 1000 --height 1000 \
   --intrinsics 1145,1145,500,500 --action Walking --hypotheses 5 --steps 2 --flip --keep-hypotheses --out "$out/poses.npz"
-"$fp" infer --model "$model" --keypoints "$out/demo_walk_coco.json" --width 1000 --height 1000 \
+"$fp" infer "${model_args[@]}" --keypoints "$out/demo_walk_coco.json" --width 1000 --height 1000 \
   --intrinsics 1145,1145,500,500 --action Walking --hypotheses 5 --steps 2 --flip --quiet --out "$out/poses.csv"
 echo "--- against the procedural 3D truth (root-relative, mm):"
 "$fp" metrics --pred "$out/poses.npz" --target "$out/demo_walk_truth.npz"

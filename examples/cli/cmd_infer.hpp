@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "args.hpp"
+#include "finepose/model/default_model.hpp"
 #include "finepose/model/model_file.hpp"
 #include "finepose/wild/keypoint_input.hpp"
 #include "finepose/wild/output_files.hpp"
@@ -15,9 +16,10 @@ namespace finepose::cli {
 
 inline int cmd_infer(int argc, char** argv) {
   Args a("infer",
-         "--model FILE --keypoints FILE [--format coco-json|openpose-json|halpe-json|csv|npz] --width W --height H "
+         "[--model FILE] --keypoints FILE [--format coco-json|openpose-json|halpe-json|csv|npz] --width W --height H "
          "[--action NAME|auto] [--hypotheses H --steps K --flip] [--aggregate j-agg|p-agg] [--keep-hypotheses] --out FILE.npz|.json|.csv",
-         {{"model", "FILE", "model: finepose .safetensors or official .bin/.pth checkpoint"},
+         {{"model", "FILE", std::string("model: finepose .safetensors or official .bin/.pth checkpoint (default: the shipped ") +
+                                kDefaultModelFile + ", found beside the binary, in the install prefix's share/finepose/models or the build's source tree; $FINEPOSE_MODEL overrides)"},
           {"keypoints", "FILE", "2D keypoints: COCO results / MMPose / AlphaPose JSON, OpenPose JSON (file or directory), CSV, npz"},
           {"format", "F", "coco-json, openpose-json, halpe-json, csv or npz (default: from the file name and content)"},
           {"layout", "L", "joint layout of the keypoints: coco17, halpe26, body25, coco18, h36m17 (default: from the joint count; 17 = coco17, npz: h36m17)"},
@@ -55,7 +57,11 @@ inline int cmd_infer(int argc, char** argv) {
   try {
     if (!a.parse(argc, argv)) return 0;
     FINEPOSE_CHECK(a.positional().empty(), "infer: unexpected argument '", a.positional().empty() ? "" : a.positional()[0], "'");
-    model_path = a.require("model");
+#ifdef FINEPOSE_SOURCE_MODELS_DIR
+    model_path = a.has("model") ? a.get("model") : find_default_model(FINEPOSE_SOURCE_MODELS_DIR);
+#else
+    model_path = a.has("model") ? a.get("model") : find_default_model();
+#endif
     kp_path = a.require("keypoints");
     out_path = a.require("out");
     wild::output_format_of(out_path);
@@ -146,6 +152,7 @@ inline int cmd_infer(int argc, char** argv) {
   if (a.has("json")) {
     json::Value s = json::Value::object();
     s["out"] = out_path;
+    s["model"] = model_path;
     s["frames"] = F;
     s["person"] = in.person;
     s["source_layout"] = pose::layout_name(in.source_layout);
