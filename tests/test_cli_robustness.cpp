@@ -144,6 +144,7 @@ TEST_CASE("robustness, infer: frame numbers at the ends of int64, CSV frames and
   std::string row = "1e19";
   for (int j = 0; j < 51; ++j) row += ",1";
   refused(cli(w.infer(w.write("f.csv", row + "\n"), out)), "not a whole number");
+  refused(cli(w.infer(w.write("wide.csv", std::string(1 << 20, ',') + "\n"), out)), "more than 80 columns");
   std::string trow = "0,1e19";
   for (int j = 0; j < 51; ++j) trow += ",1";
   refused(cli(w.infer(w.write("t.csv", trow + "\n"), out)), "track id");
@@ -477,6 +478,21 @@ TEST_CASE("robustness, npz: a member whose size is not what its array header say
   if (have_cli()) refused(cli(w.infer(w.p("lying.npz"), w.p("o.npz"))), "the array header");
 }
 
+TEST_CASE("robustness: a detection file holds at most max_detections, refused as soon as it is seen") {
+  Ws w;
+  std::string arr = "[";
+  for (int i = 0; i < 50; ++i) arr += (i ? ", " : "") + Ws::det(std::to_string(i));
+  const std::string json = w.write("many.json", arr + "]");
+  CHECK(wild::read_detections(json).dets.size() == 50);
+  CHECK_THROWS_WITH_AS(wild::read_detections(json, wild::InputFormat::auto_detect, std::nullopt, 40), doctest::Contains("more than 40 detections"),
+                       Error);
+  io::NpzMap m;
+  m["keypoints_2d"] = io::from_tensor(TensorF({50, 17, 2}));
+  io::save_npz(w.p("many.npz"), m);
+  CHECK_THROWS_WITH_AS(wild::read_detections(w.p("many.npz"), wild::InputFormat::auto_detect, std::nullopt, 40),
+                       doctest::Contains("50 frames, more than 40"), Error);
+}
+
 TEST_CASE("robustness, JSON: parsing costs tens of bytes per number, not hundreds") {
   CHECK(sizeof(json::Value) <= 32);
   std::string text = "[";
@@ -491,6 +507,11 @@ TEST_CASE("robustness, JSON: parsing costs tens of bytes per number, not hundred
   for (int i = 0; i < 40; ++i) CHECK(o.at("k" + std::to_string(i)).as_int64() == i);
   const json::Value back = json::parse(json::dump(o));
   CHECK(back == o);
+  // a value budget: refused before memory runs out; per element when streamed
+  CHECK_THROWS_WITH_AS(json::parse(text, "big", json::kMaxDepth, 1000), doctest::Contains("more than 1000 values"), Error);
+  std::size_t seen = 0;
+  CHECK(json::parse_array_elements(text, [&](json::Value&&, std::size_t) { ++seen; }, "big", json::kMaxDepth, 1));
+  CHECK(seen == 100000);
   std::string dup = json::dump(o);
   dup.insert(dup.size() - 1, ", \"k3\": 0");  // a duplicate key in a large (indexed) object
   CHECK_THROWS_WITH_AS(json::parse(dup), doctest::Contains("duplicate key"), Error);

@@ -201,6 +201,11 @@ inline int cmd_render(int argc, char** argv) {
     if (stride == 0) stride = kind == "gif" ? std::max<int64_t>(1, (F + 299) / 300) : 1;
     for (int64_t f = 0; f < F; f += stride) frames.push_back(f);
   }
+  // one PNG per frame: a (compressed) poses file of millions of frames must not fill the disk with files
+  constexpr size_t kMaxPngFiles = 100000;
+  if (kind == "png" && only < 0 && frames.size() > kMaxPngFiles)
+    fail("render: ", frames.size(), " frames would be ", frames.size(), " PNG files, more than ", kMaxPngFiles,
+         "; give --stride N or --frame N");
   const double play_fps = fps / double(only >= 0 ? 1 : stride);
   if (kind == "gif" && play_fps < render::GifWriter::kMinFps)
     fail("render: --fps ", fps, " with --stride ", stride, " shows a frame for ", 1 / play_fps,

@@ -275,7 +275,8 @@ using io::append_utf8;
 
 class Parser {
  public:
-  Parser(std::string_view s, const std::string& what, int max_depth) : s_(s), what_(what), max_depth_(max_depth) {}
+  Parser(std::string_view s, const std::string& what, int max_depth, std::size_t max_values = std::size_t(-1))
+      : s_(s), what_(what), max_depth_(max_depth), max_values_(max_values) {}
 
   Value run() {
     skip_bom();
@@ -303,6 +304,7 @@ class Parser {
     } else {
       while (true) {
         skip_ws();
+        values_ = 0;  // the limit is per element: each is dropped once handed on
         each(value(1), k++);
         skip_ws();
         if (peek() == ',') {
@@ -352,6 +354,7 @@ class Parser {
 
   Value value(int depth) {
     if (at_end()) err("unexpected end of input, expected a value");
+    if (++values_ > max_values_) err("more than " + std::to_string(max_values_) + " values (the reader's memory limit)");
     char c = peek();
     switch (c) {
       case '{': return object(depth + 1);
@@ -566,6 +569,7 @@ class Parser {
   std::string_view s_;
   const std::string& what_;
   int max_depth_;
+  std::size_t max_values_, values_ = 0;
   std::size_t i_ = 0;
 };
 
@@ -662,18 +666,23 @@ inline void dump_value(std::string& out, const Value& v, int indent, int level, 
 }  // namespace detail
 
 constexpr int kMaxDepth = 256;
+// Values one parse() may build (32 bytes each: 2 GiB). A document of more is refused
+// before it exhausts memory; parse_array_elements applies it per element.
+constexpr std::size_t kMaxValues = std::size_t(1) << 26;
 
 // `what` names the source in errors (a path, "safetensors header", ...).
-inline Value parse(std::string_view text, const std::string& what = "json", int max_depth = kMaxDepth) {
-  return detail::Parser(text, what, max_depth).run();
+inline Value parse(std::string_view text, const std::string& what = "json", int max_depth = kMaxDepth,
+                   std::size_t max_values = kMaxValues) {
+  return detail::Parser(text, what, max_depth, max_values).run();
 }
 
 // Streams a top-level array: each(Value&& element, std::size_t index) per
 // element; false (nothing read) when `text` is not an array. Same errors and
 // limits as parse().
 template <class F>
-bool parse_array_elements(std::string_view text, F&& each, const std::string& what = "json", int max_depth = kMaxDepth) {
-  return detail::Parser(text, what, max_depth).run_array(std::forward<F>(each));
+bool parse_array_elements(std::string_view text, F&& each, const std::string& what = "json", int max_depth = kMaxDepth,
+                          std::size_t max_values = kMaxValues) {
+  return detail::Parser(text, what, max_depth, max_values).run_array(std::forward<F>(each));
 }
 
 // indent < 0: one line ("a": 1, "b": 2); indent >= 0: pretty, that many spaces per level.

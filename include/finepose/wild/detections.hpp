@@ -47,6 +47,9 @@ using pose::KeypointLayout;
 constexpr int64_t kMaxFrameIndex = 999999999999999;
 // Image sides (--width/--height, image_size) are 1..kMaxImageSide pixels.
 constexpr int64_t kMaxImageSide = 1000000;
+// Detections one file may hold (people x frames): 4M, about 2 GB in memory. More is
+// refused as soon as it is seen (a compressed npz of zeros cannot make millions).
+constexpr int64_t kMaxDetections = int64_t(1) << 22;
 
 enum class InputFormat { auto_detect, coco_json, openpose_json, halpe_json, csv, npz };
 
@@ -70,9 +73,15 @@ struct Detection {
 
 struct DetectionSet {
   std::string source;
+  int64_t max_detections = kMaxDetections;
   KeypointLayout layout = KeypointLayout::coco17;
   int joints = 0;
   std::vector<Detection> dets;
+  void add(Detection&& d) {
+    if (int64_t(dets.size()) >= max_detections)
+      fail(source, ": more than ", max_detections, " detections (people x frames); split the file");
+    dets.push_back(std::move(d));
+  }
   bool has_track_ids() const {
     for (const auto& d : dets)
       if (d.track >= 0) return true;
@@ -221,7 +230,7 @@ inline void read_openpose_frame(const json::Value& frame, int64_t f, DetectionSe
     d.frame = f;
     d.track = track_from(p);
     flat_keypoints(*k, d, w);
-    set.dets.push_back(std::move(d));
+    set.add(std::move(d));
   }
 }
 
@@ -245,7 +254,7 @@ inline void read_json_element(const json::Value& e, size_t i, DetectionSet& set,
       d.frame = f;
       d.track = track_from(inst.at(k));
       mmpose_keypoints(inst.at(k), d, w + ".instances[" + std::to_string(k) + "]");
-      set.dets.push_back(std::move(d));
+      set.add(std::move(d));
     }
   } else if (e.contains("keypoints")) {
     Detection d;
@@ -264,7 +273,7 @@ inline void read_json_element(const json::Value& e, size_t i, DetectionSet& set,
     const Value& k = e.at("keypoints");
     if (k.is_array() && k.size() > 0 && k.at(0).is_array()) mmpose_keypoints(e, d, w);
     else flat_keypoints(k, d, w);
-    set.dets.push_back(std::move(d));
+    set.add(std::move(d));
   } else {
     fail(w, ": neither a detection (keypoints), an MMPose frame (instances) nor an OpenPose frame (people)");
   }
@@ -292,11 +301,16 @@ inline void read_json_text(const std::string& text, DetectionSet& set, const std
   if (!streamed) read_json_value(json::parse(text, where), set, where);
 }
 
-inline std::vector<std::string> split_csv_line(const std::string& line) {
+// At most frame, track and 26 joints x 3 columns; a longer row is refused while it
+// is split (a 100 MB line of commas must not become 100M strings).
+constexpr size_t kMaxCsvColumns = 2 + 3 * 26;
+
+inline std::vector<std::string> split_csv_line(const std::string& line, const std::string& where = "csv") {
   std::vector<std::string> out;
   std::string cur;
   for (char c : line) {
     if (c == ',' || c == ';' || c == '\t') {
+      if (out.size() >= kMaxCsvColumns) fail(where, ": more than ", kMaxCsvColumns, " columns");
       out.push_back(cur);
       cur.clear();
     } else if (c != '\r' && c != ' ') {
@@ -321,8 +335,8 @@ inline void read_csv(const std::string& path, DetectionSet& set) {
     pos = nl + 1;
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos || line[0] == '#') continue;
-    const auto f = split_csv_line(line);
     const std::string where = path + ":" + std::to_string(line_no);
+    const auto f = split_csv_line(line, where);
     bool numeric = true;
     std::vector<double> v(f.size());
     for (size_t i = 0; i < f.size() && numeric; ++i) {
@@ -353,7 +367,7 @@ inline void read_csv(const std::string& path, DetectionSet& set) {
     const size_t off = with_track ? 2 : 1;
     if (with_track) d.track = v[1] < 0 ? -1 : frame_number(v[1], where, "track id");  // negative: no id
     d.kp.assign(v.begin() + long(off), v.end());
-    set.dets.push_back(std::move(d));
+    set.add(std::move(d));
   }
 }
 
@@ -361,6 +375,8 @@ inline void read_npz(const std::string& path, DetectionSet& set, std::optional<K
   auto arrays = io::load_npz(path);
   auto it = arrays.find("keypoints_2d");
   if (it == arrays.end()) fail(path, ": npz has no array 'keypoints_2d' (F, 17, 2)");
+  if (!it->second.shape.empty() && it->second.shape[0] > set.max_detections)  // before any conversion
+    fail(path, ": keypoints_2d has ", it->second.shape[0], " frames, more than ", set.max_detections, "; split the file");
   const Tensor<double> kp = io::to_tensor<double>(it->second, path + ":keypoints_2d");
   if (kp.dim() != 3 || kp.size(2) != 2)
     fail(path, ": keypoints_2d has shape ", shape_str(kp.shape()), ", expected (F, J, 2)");
@@ -382,7 +398,7 @@ inline void read_npz(const std::string& path, DetectionSet& set, std::optional<K
         fail(path, ": keypoints_2d/scores frame ", f, " joint ", j, " is not finite (NaN/Inf); mark a missing joint with score 0");
       d.kp[size_t(j * 3)] = x, d.kp[size_t(j * 3 + 1)] = y, d.kp[size_t(j * 3 + 2)] = s;
     }
-    set.dets.push_back(std::move(d));
+    set.add(std::move(d));
   }
 }
 
@@ -391,9 +407,10 @@ inline void read_npz(const std::string& path, DetectionSet& set, std::optional<K
 // Reads a keypoint file (or an OpenPose directory). `layout` overrides the
 // joint layout implied by the joint count.
 inline DetectionSet read_detections(const std::string& path, InputFormat format = InputFormat::auto_detect,
-                                    std::optional<KeypointLayout> layout = std::nullopt) {
+                                    std::optional<KeypointLayout> layout = std::nullopt, int64_t max_detections = kMaxDetections) {
   DetectionSet set;
   set.source = path;
+  set.max_detections = max_detections;
   const InputFormat asked = format;
   if (format == InputFormat::auto_detect) {
     if (detail::is_directory(path)) format = InputFormat::openpose_json;
