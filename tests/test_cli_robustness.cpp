@@ -7,7 +7,9 @@
 // shell, or destroy a file. Every CLI run is limited to 60 s and (outside the
 // sanitizer build, whose shadow memory needs more) 4 GB of address space.
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -22,6 +24,7 @@
 #include "finepose/io/npz.hpp"
 #include "finepose/wild/demo_walk.hpp"
 #include "finepose/wild/keypoint_input.hpp"
+#include "finepose/wild/output_files.hpp"
 #include "cli_run.hpp"
 #include "wild_test_model.hpp"
 
@@ -515,4 +518,41 @@ TEST_CASE("robustness, JSON: parsing costs tens of bytes per number, not hundred
   std::string dup = json::dump(o);
   dup.insert(dup.size() - 1, ", \"k3\": 0");  // a duplicate key in a large (indexed) object
   CHECK_THROWS_WITH_AS(json::parse(dup), doctest::Contains("duplicate key"), Error);
+}
+
+TEST_CASE("robustness: writing 150k frames as JSON, CSV or npz fits in 1 GB of address space") {
+  if (!kLimitMemory) {
+    MESSAGE("skipped under ASan (an address-space limit breaks its shadow memory)");
+    return;
+  }
+  Ws w;
+  const int64_t F = 150000;
+  wild::LiftedSequence seq;
+  seq.lifted.poses = TensorF({F, 17, 3});
+  for (int64_t i = 0; i < seq.lifted.poses.numel(); ++i) seq.lifted.poses.data()[i] = float((i * 7919) % 2000) - 1000.5f;
+  seq.width = 1000, seq.height = 1000;
+  for (const char* ext : {"json", "csv", "npz"}) {
+    CAPTURE(ext);
+    const std::string out = w.p(std::string("big.") + ext);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      // the child: the sequence is already in memory (~30 MB); writing it must need well under 1 GB more
+      struct rlimit lim = {std::uint64_t(1) << 30, std::uint64_t(1) << 30};
+      setrlimit(RLIMIT_AS, &lim);
+      try {
+        wild::save_lifted(out, seq);
+      } catch (...) {
+        _exit(3);
+      }
+      _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    CHECK(fs::file_size(out) > 1000000);
+  }
+  const json::Value v = json::parse(slurp(w.p("big.json")));
+  CHECK(v.at("frames").size() == size_t(F));
+  CHECK(v.at("frames").at(F - 1).at("pose").size() == 17);
 }
