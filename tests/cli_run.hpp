@@ -15,9 +15,9 @@ struct CliRun {
 
 inline bool have_cli() { return std::string(FINEPOSE_CLI).size() > 0; }
 
-inline CliRun run_cli(const std::string& args) {
+// Runs a shell command line as given (stderr is the caller's to redirect).
+inline CliRun run_command(const std::string& cmd) {
   CliRun r;
-  const std::string cmd = std::string(FINEPOSE_CLI) + " " + args + " 2>&1";
   FILE* f = popen(cmd.c_str(), "r");
   if (!f) return r;
   char buf[4096];
@@ -27,5 +27,7 @@ inline CliRun run_cli(const std::string& args) {
   r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
 }
+
+inline CliRun run_cli(const std::string& args) { return run_command(std::string(FINEPOSE_CLI) + " " + args + " 2>&1"); }
 
 }  // namespace finepose::test

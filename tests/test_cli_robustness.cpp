@@ -56,16 +56,7 @@ test::CliRun cli(const std::string& args, const std::string& env = "") {
   // the limits go on a subshell, so that only the CLI runs under them
   std::string pre = "timeout -s KILL 60 ";
   if (kLimitMemory) pre = "sh -c 'ulimit -v 4194304; exec \"$0\" \"$@\"' timeout -s KILL 60 ";
-  test::CliRun r;
-  const std::string cmd = env + pre + std::string(FINEPOSE_CLI) + " " + args + " 2>&1";
-  FILE* f = popen(cmd.c_str(), "r");
-  if (!f) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.out.append(buf, n);
-  const int st = pclose(f);
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return test::run_command(env + pre + std::string(FINEPOSE_CLI) + " " + args + " 2>&1");
 }
 
 int lines(const std::string& s) {

@@ -234,16 +234,8 @@ TEST_CASE("infer without --model: the shipped default model, in the build tree a
   const std::string installed = (prefix / "bin" / "finepose").string();
   REQUIRE(fs::exists(installed));
   REQUIRE(fs::exists(prefix / "share" / "finepose" / "models" / kDefaultModelFile));
-  const test::CliRun ri = [&] {
-    test::CliRun x;
-    FILE* f = popen(("env -u FINEPOSE_MODEL -u FINEPOSE_MODEL_DIR " + installed + " infer" + args + w.p("installed.npz") + " 2>&1").c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) x.out.append(buf, n);
-    const int st = pclose(f);
-    x.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return x;
-  }();
+  const test::CliRun ri = test::run_command("env -u FINEPOSE_MODEL -u FINEPOSE_MODEL_DIR " + installed + " infer" + args +
+                                             w.p("installed.npz") + " 2>&1");
   INFO(ri.out);
   REQUIRE(ri.rc == 0);
   s = json::parse(ri.out.substr(0, ri.out.find('\n')));
