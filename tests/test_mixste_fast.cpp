@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "finepose/core/philox.hpp"
+#include "finepose/model/denoisers.hpp"
 #include "finepose/model/mixste.hpp"
 
 using namespace finepose;
@@ -93,6 +94,27 @@ TEST_CASE("fast denoiser forward equals the module-by-module forward") {
     CHECK(rel_l2(net.forward(x2d, x3d, t, texts), want2) < 1e-5);
     CHECK(rel_l2(want2, want) > 1e-3);
   }
+}
+
+TEST_CASE("the one DDIM sampler gives the same poses over the fast and the reference forward") {
+  const FinePoseConfig c = small_config(9);
+  MixSTE2 net(c);
+  randomise(net);
+  const CosineSchedule sched(c.timesteps);
+  const TensorF x2d = NormalStream(7, 1).normal({2, 9, c.joints, 2});
+  const TextFeatures t0 = random_text(c, 21), t1 = random_text(c, 22);
+  SampleOptions o;
+  o.hypotheses = 2;
+  o.steps = 3;
+  o.flip = true;
+  o.seed = 5;
+  const TensorF fast = ddim_sample(net, sched, x2d, {&t0, &t1}, o, CpuForward::fast);
+  const TensorF ref = ddim_sample(net, sched, x2d, {&t0, &t1}, o, CpuForward::reference);
+  CHECK(fast.shape() == Shape{2, 3, 2, 9, c.joints, 3});
+  const double e = rel_l2(fast, ref);
+  MESSAGE("DDIM K=3 H=2 flip, fast vs reference forward: rel L2 = ", e);
+  CHECK(e < 1e-5);
+  CHECK_THROWS_WITH_AS(ddim_sample(net, sched, x2d, {&t0}, o), doctest::Contains("1 texts for a batch of 2"), Error);
 }
 
 TEST_CASE("fast denoiser forward rejects mismatched inputs") {

@@ -143,7 +143,7 @@ class DeviceFinePoseT {
     FINEPOSE_CHECK(H >= 1 && H <= 10000, "sample: hypotheses = ", H, " is out of range");
     FINEPOSE_CHECK(int64_t(texts.size()) == B, "sample: ", texts.size(), " texts for a batch of ", B);
     const CosineSchedule& sched = model_.schedule();
-    const auto pairs = ddim_time_pairs(sched.timesteps(), K);
+    const std::vector<DdimStep> steps = ddim_steps(sched, K);  // the coefficients of diffusion/ddim.hpp's loop
     const Shape xshape{B, H, F, J, 3};
     const int64_t n = shape_numel(xshape), m = H * F * J * 3;
     const bool flip = opt.flip;
@@ -166,7 +166,7 @@ class DeviceFinePoseT {
     {
       std::vector<int64_t> ts(std::size_t(K * NB));
       for (int64_t k = 0; k < K; ++k)
-        for (int64_t b = 0; b < NB; ++b) ts[std::size_t(k * NB + b)] = pairs[std::size_t(k)].first;
+        for (int64_t b = 0; b < NB; ++b) ts[std::size_t(k * NB + b)] = steps[std::size_t(k)].time;
       t_.upload(ts.data(), K * NB);
     }
     if (opt.noise_init) {
@@ -199,7 +199,7 @@ class DeviceFinePoseT {
     const auto st = be_.stream();
     const bool graph = opt_.use_graph && !Backend::emulated();
     auto step = [&](int64_t k) {
-      const int64_t time = pairs[std::size_t(k)].first, time_next = pairs[std::size_t(k)].second;
+      const DdimStep& c = steps[std::size_t(k)];
       kernels::clamp_divide(xin_.data(), img_.data(), n, lo, hi, s, st);
       if (flip) {
         be_.copy(xin_.data() + n, xin_.data(), std::size_t(n) * sizeof(float));
@@ -211,16 +211,12 @@ class DeviceFinePoseT {
         kernels::flip_poses(p + n, B * H * F, J, 3, pairs_, st);
         kernels::average_halves(p, p + n, n, st);
       }
-      kernels::ddim_predict(x0_.data(), eps_.data(), p, img_.data(), n, s, lo, hi,
-                            sched.sqrt_recip_alphas_cumprod[std::size_t(time)],
-                            sched.sqrt_recipm1_alphas_cumprod[std::size_t(time)], st);
+      kernels::ddim_predict(x0_.data(), eps_.data(), p, img_.data(), n, s, lo, hi, c.sqrt_recip_alpha,
+                            c.sqrt_recipm1_alpha, st);
       kernels::scatter_step(result_.data(), x0_.data(), B, m, K, k, out_scale, st);
-      if (time_next < 0) return;
-      const double alpha = sched.alphas_cumprod[std::size_t(time)], alpha_next = sched.alphas_cumprod[std::size_t(time_next)];
-      const double sigma = std::sqrt((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha));  // eta = 1
-      const double c = std::sqrt(1 - alpha_next - sigma * sigma);
-      kernels::ddim_update(img_.data(), x0_.data(), eps_.data(), noise_.data() + k * n, n, float(std::sqrt(alpha_next)),
-                           float(c), float(sigma), st);
+      if (c.last()) return;
+      kernels::ddim_update(img_.data(), x0_.data(), eps_.data(), noise_.data() + k * n, n, c.x0_coef, c.eps_coef,
+                           c.noise_coef, st);
     };
     if (graph || !opt.on_step) {
       const std::string key = std::to_string(B) + "," + std::to_string(H) + "," + std::to_string(K) + "," +
@@ -514,5 +510,33 @@ class DeviceFinePoseT {
 
 using DeviceFinePose = DeviceFinePoseT<float>;
 using DeviceFinePoseBF16 = DeviceFinePoseT<bfloat16>;
+
+// The device model behind the sampler's Denoiser interface, so diffusion/ddim.hpp's
+// loop (the definition) runs with the device forward: one upload and download per
+// step. DeviceFinePoseT::sample, the captured loop, is the fast way to sample and is
+// tested against this (tests/cuda/test_kernel_device_model.cpp).
+template <class T>
+class DeviceDenoiserT : public Denoiser {
+ public:
+  DeviceDenoiserT(DeviceFinePoseT<T>& dev, std::vector<const TextFeatures*> texts)
+      : dev_(dev), texts_(std::move(texts)), layout_(pose_layout(dev.config())) {
+    FINEPOSE_CHECK(!texts_.empty(), "device denoiser: no text features (one per sample is needed)");
+  }
+  const PoseLayout& layout() const override { return layout_; }
+  void predict(const TensorF& x2d, const TensorF& x3d, const std::vector<int64_t>& t, TensorF& out) override {
+    const std::size_t B = texts_.size(), NB = std::size_t(x2d.size(0));
+    FINEPOSE_CHECK(NB % B == 0, "device denoiser: a batch of ", NB, " is not a multiple of the ", B,
+                   " conditioned samples");
+    all_.resize(NB);
+    for (std::size_t i = 0; i < NB; ++i) all_[i] = texts_[i % B];
+    out = dev_.forward(x2d, x3d, t, all_);
+  }
+
+ private:
+  DeviceFinePoseT<T>& dev_;
+  std::vector<const TextFeatures*> texts_, all_;
+  PoseLayout layout_;
+};
+using DeviceDenoiser = DeviceDenoiserT<float>;
 
 }  // namespace finepose::cuda

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-#include "finepose/diffusion/ddim.hpp"
+#include "finepose/model/denoisers.hpp"
 #include "finepose/model/mixste.hpp"
 #include "finepose/text/known_prompts.hpp"
 

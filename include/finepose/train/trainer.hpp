@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "finepose/diffusion/ddim.hpp"
+#include "finepose/model/denoisers.hpp"
 #include "finepose/io/safetensors.hpp"
 #include "finepose/model/config_json.hpp"
 #include "finepose/model/model_file.hpp"
