@@ -5,9 +5,9 @@
 // eager and as a CUDA graph. The timed call is the whole public sample():
 // noise upload, K steps, result download; the text branch is cached on the CPU
 // after the warm-up. Random weights at the given dimensions (default: the
-// paper's 243 frames, depth 8, width 512); or --checkpoint FILE.
+// paper's 243 frames, depth 8, width 512); or --model FILE (--checkpoint: its old name).
 //   bench_device_sample [--frames F] [--depth D] [--hypotheses H] [--steps K]
-//                       [--batch B] [--no-flip] [--reps N] [--checkpoint FILE]
+//                       [--batch B] [--no-flip] [--reps N] [--model FILE]
 // Without a device it prints "skipped: no CUDA device" and exits 0.
 #include <cuda_runtime.h>
 
@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    const char* ckpt = arg_str(argc, argv, "--checkpoint");
+    const char* ckpt = arg_str(argc, argv, "--model");
+    if (!ckpt) ckpt = arg_str(argc, argv, "--checkpoint");  // the old name
     FinePoseConfig cfg;
     cfg.frames = arg_int(argc, argv, "--frames", 243);
     cfg.depth = arg_int(argc, argv, "--depth", 8);

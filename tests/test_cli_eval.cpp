@@ -61,7 +61,7 @@ TEST_CASE("finepose eval") {
 
   SUBCASE("Human3.6M, VideoPose3D-format files: clips, chunks, rows, CSV + JSON") {
     const std::string od = tmp("out_h36m");
-    const Run r = run("--checkpoint " + model + " --dataset h36m --keypoints gt --data " + kDir +
+    const Run r = run("--model " + model + " --dataset h36m --keypoints gt --data " + kDir +
                       " --hypotheses 1 --steps 2 --json --out-dir " + od);
     REQUIRE_MESSAGE(r.rc == 0, r.out);
     const json::Value v = json::parse(r.out);
@@ -106,7 +106,7 @@ TEST_CASE("finepose eval") {
       MESSAGE("skipped: ", data, "/humaneva_i_h36m17.npz not found");
       return;
     }
-    const Run r = run("--checkpoint " + model + " --dataset humaneva --data " + data + " --max-clips 3 --hypotheses 2 --quiet");
+    const Run r = run("--model " + model + " --dataset humaneva --data " + data + " --max-clips 3 --hypotheses 2 --quiet");
     REQUIRE_MESSAGE(r.rc == 0, r.out);
     CHECK(r.out.find("Protocol #2: P-MPJPE") != std::string::npos);
     CHECK(r.out.find("J-Agg") != std::string::npos);
@@ -150,7 +150,13 @@ TEST_CASE("finepose eval") {
     r = run("--checkpoint " + model + " --dataset 3dhp --data " + kDir);
     CHECK(r.rc == 1);  // a Human3.6M-variant model on 3DHP
     r = run("--checkpoint " + model + " --dataset h36m --keypoints gt --data " + kDir + " --hypotheses 0");
+    CHECK(r.rc == 1);    // --checkpoint is the old name of --model: both at once is refused, naming both
+    r = run("--model " + model + " --checkpoint " + model + " --dataset h36m --keypoints gt --data " + kDir);
     CHECK(r.rc == 1);
+    CHECK(r.out.find("--checkpoint is another name for --model") != std::string::npos);
+    r = run("--help");
+    CHECK(r.out.find("--checkpoint FILE") != std::string::npos);
+    CHECK(r.out.find("the same as --model") != std::string::npos);
   }
   std::filesystem::remove(model);
 }

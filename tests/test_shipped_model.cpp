@@ -41,7 +41,7 @@ TEST_CASE("shipped models reproduce the figures of their model cards (HumanEva-I
     }
     const json::Value card = json::parse(io::read_text_file(e.path().string()), e.path().string());
     const std::string out = (fs::temp_directory_path() / ("finepose_shipped_" + std::to_string(::getpid()))).string();
-    std::string args = "eval --checkpoint " + model.string() + " --dataset humaneva --data " + data +
+    std::string args = "eval --model " + model.string() + " --dataset humaneva --data " + data +
                        " --hypotheses " + std::to_string(card.at("hypotheses").as_int64()) + " --steps " +
                        std::to_string(card.at("steps").as_int64()) + (card.at("flip").as_bool() ? " --flip" : "") +
                        " --out-dir " + out + " --quiet";

@@ -19,7 +19,15 @@ struct OptionSpec {
   std::string name;  // without "--"
   std::string meta;  // e.g. "FILE"; empty for switches
   std::string help;
+  std::string alias_of;  // set: an old name kept working, stored (and reported) as --alias_of
+  OptionSpec(std::string n, std::string m, std::string h, std::string a = {})
+      : name(std::move(n)), meta(std::move(m)), help(std::move(h)), alias_of(std::move(a)) {}
 };
+
+// An old option name that keeps working as another's alias: {"checkpoint", "FILE", "", "model"}.
+inline OptionSpec alias(std::string old_name, std::string meta, std::string name) {
+  return {std::move(old_name), std::move(meta), "", std::move(name)};
+}
 
 class Args {
  public:
@@ -46,6 +54,17 @@ class Args {
       }
       const OptionSpec* s = find(name);
       if (!s) fail(command_, ": unknown option --", name, " (see finepose ", command_, " --help)");
+      if (!s->alias_of.empty()) {
+        const std::string& canonical = s->alias_of;
+        if (given_as_.count(canonical) && given_as_[canonical] != name)
+          fail(command_, ": --", name, " is another name for --", canonical, "; give one of them");
+        given_as_[canonical] = name;
+        name = canonical;
+      } else {
+        if (given_as_.count(name) && given_as_[name] != name)
+          fail(command_, ": --", given_as_[name], " is another name for --", name, "; give one of them");
+        given_as_[name] = name;
+      }
       if (s->meta.empty()) {
         if (has_value) fail(command_, ": option --", name, " takes no value");
         values_[name] = "1";
@@ -68,7 +87,8 @@ class Args {
     std::printf("usage: finepose %s %s\n\noptions:\n", command_.c_str(), usage_.c_str());
     for (const auto& s : specs_) {
       std::string left = "--" + s.name + (s.meta.empty() ? "" : " " + s.meta);
-      std::printf("  %-28s %s\n", left.c_str(), s.help.c_str());
+      const std::string help = s.alias_of.empty() ? s.help : "the same as --" + s.alias_of + " (its old name)";
+      std::printf("  %-28s %s\n", left.c_str(), help.c_str());
     }
   }
 
@@ -128,6 +148,7 @@ class Args {
   std::string command_, usage_;
   std::vector<OptionSpec> specs_;
   std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> given_as_;  // canonical name -> the name it was given under
   std::vector<std::string> positional_;
 };
 

@@ -3,7 +3,7 @@
 // on the same training set (train::load_training_data with the same defaults and
 // seed: HumanEva-I Train + CMU / Bandai mocap through virtual cameras) and scored
 // with exactly `finepose eval --dataset humaneva`'s protocol (same clips, chunks
-// of the small preset's frame count, frame weighting, rows; eval_detail):
+// of the small preset's frame count, frame weighting, rows; eval/protocol.hpp):
 //   mean: the training set's mean root-relative pose for every frame (ignores the 2D);
 //   mlp:  Martinez et al. 2017's single-frame lifter (baselines/mlp_lifter.hpp).
 // Writes DIR/baseline_<kind>.safetensors and DIR/eval_humaneva.{csv,json}. A
@@ -14,12 +14,13 @@
 #include <string>
 
 #include "args.hpp"
-#include "cmd_eval.hpp"
-#include "cmd_train.hpp"
 #include "finepose/baselines/mean_pose.hpp"
 #include "finepose/baselines/mlp_lifter.hpp"
+#include "finepose/eval/protocol.hpp"
 #include "finepose/train/datasets.hpp"
+#include "finepose/train/presets.hpp"
 #include "progress.hpp"
+#include "report_eval.hpp"
 
 namespace finepose::cli {
 
@@ -87,7 +88,7 @@ inline int cmd_baseline(int argc, char** argv) {
   std::printf("train: %zu sequences (%lld frames), validate: %zu sequences (%lld frames)\n", td.train.seqs.size(),
               (long long)td.train.frames(), td.validate.seqs.size(), (long long)td.validate.frames());
 
-  const FinePoseConfig small = train_detail::preset("small").model;
+  const FinePoseConfig small = train::preset("small").model;
   const int64_t L = a.get_int_in("frames", small.frames, 1, 100000);
   std::filesystem::create_directories(out);
   const std::string weights = out + "/baseline_" + kind + ".safetensors";
@@ -135,19 +136,17 @@ inline int cmd_baseline(int argc, char** argv) {
   std::printf("%s: wrote %s (%.1f s)\n\n", kind.c_str(), weights.c_str(), fit_s);
 
   // ---- the `finepose eval --dataset humaneva` protocol
-  const std::vector<data::EvalClip> clips = eval_detail::load_clips("humaneva", data, "gt");
-  eval_detail::EvalRun run;
+  const std::vector<data::EvalClip> clips = eval::load_test_clips("humaneva", data, "gt");
+  eval::EvalRun run;
   run.dataset = "humaneva";
   run.checkpoint = weights;
   run.frames = L;
   run.to_mm = 1000.0;
-  run.quiet = quiet;
-  run.out_dir = out;
   run.notes.push_back("a deterministic baseline (" + kind + ") has one hypothesis: the four settings coincide.");
-  return eval_detail::run_eval_protocol(clips, [&](const TensorF& xb, const data::EvalClip&) {
+  return run_and_report(clips, [&](const TensorF& xb, const data::EvalClip&) {
     const TensorF p = kind == "mean" ? mean.predict(xb) : mlp.predict(xb);  // [b, L, J, 3]
     return p.reshape({xb.size(0), 1, 1, xb.size(1), xb.size(2), 3});
-  }, run);
+  }, run, quiet, false, out);
 }
 
 }  // namespace finepose::cli

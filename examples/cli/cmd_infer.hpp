@@ -105,20 +105,9 @@ inline int cmd_infer(int argc, char** argv) {
   // keypoints first: a bad input file is reported before the model is loaded
   io::check_output_path("infer", out_path, {kp_path, model_path, a.get("vocab"), a.get("config")});
   wild::KeypointInput in = wild::read_keypoints(kp_path, format, layout, track, ro);
-  if (width <= 0 || height <= 0) {
-    // an npz may carry image_size (e.g. our own outputs)
-    if (wild::detail::ends_with(kp_path, ".npz")) {
-      auto arrays = io::load_npz(kp_path);
-      if (auto it = arrays.find("image_size"); it != arrays.end()) {
-        const auto v = io::to_vector<double>(it->second, kp_path + ":image_size");
-        FINEPOSE_CHECK(v.size() == 2, kp_path, ": image_size holds ", v.size(), " values, expected 2 (width, height)");
-        for (double x : v)
-          FINEPOSE_CHECK(std::trunc(x) == x && x >= 1 && x <= wild::kMaxImageSide, kp_path, ": image_size ", x,
-                         " is not a whole number of pixels in 1..", wild::kMaxImageSide);
-        width = width > 0 ? width : int(v[0]), height = height > 0 ? height : int(v[1]);
-      }
-    }
-  }
+  // an npz may carry image_size (e.g. our own outputs)
+  if (width <= 0) width = int(in.image_width);
+  if (height <= 0) height = int(in.image_height);
   if (width <= 0 || height <= 0) {
     std::fprintf(stderr, "finepose infer: usage error: give --width and --height (the video's size in pixels): the model "
                          "expects keypoints normalised by the image width\n");
@@ -138,9 +127,7 @@ inline int cmd_infer(int argc, char** argv) {
   wild::LiftedSequence seq;
   seq.lifted = wild::lift_sequence(model, in.kp, width, height, opt);
   if (bar) bar->finish();
-  // the 2D that was lifted: gap-filled, H36M order
-  seq.keypoints = in.kp.clone();
-  wild::fill_gaps(seq.keypoints, opt.min_score);
+  seq.keypoints = std::move(seq.lifted.keypoints);  // the 2D that was lifted: gap-filled, H36M order
   seq.first_frame = in.first_frame;
   seq.width = width, seq.height = height;
   seq.model_variant = model.config().variant == PromptVariant::h36m ? "h36m" : "mpi3dhp";

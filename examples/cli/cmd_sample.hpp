@@ -14,8 +14,9 @@
 namespace finepose::cli {
 
 inline int cmd_sample(int argc, char** argv) {
-  Args a("sample", "--checkpoint FILE --input in.npz [--action NAME[,NAME...]] --hypotheses H --steps K [--flip] [--seed S | --noise noise.npz] --out out.npz",
-         {{"checkpoint", "FILE", "model: official .bin/.pth checkpoint or finepose .safetensors"},
+  Args a("sample", "--model FILE --input in.npz [--action NAME[,NAME...]] --hypotheses H --steps K [--flip] [--seed S | --noise noise.npz] --out out.npz",
+         {{"model", "FILE", "model: official .bin/.pth checkpoint or finepose .safetensors"},
+          alias("checkpoint", "FILE", "model"),
           {"input", "FILE", "npz with keypoints_2d (F,J,2) or (B,F,J,2) float32, normalised screen coordinates"},
           {"action", "NAME[,NAME...]", "action label for all items, or one per batch item (Human3.6M models)"},
           {"hypotheses", "H", "number of hypotheses (default 1)"},
@@ -42,10 +43,10 @@ inline int cmd_sample(int argc, char** argv) {
   const std::string out_path = a.require("out");
   FINEPOSE_CHECK(out_path.size() > 4 && out_path.compare(out_path.size() - 4, 4, ".npz") == 0, "sample: --out must end in .npz, got '",
                  out_path, "'");
-  io::check_output_path("sample", out_path, {a.require("checkpoint"), a.require("input"), a.get("noise"), a.get("config"), a.get("vocab")});
+  io::check_output_path("sample", out_path, {a.require("model"), a.require("input"), a.get("noise"), a.get("config"), a.get("vocab")});
   ModelFileOptions mo;
   if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
-  FinePoseModel model = load_model(a.require("checkpoint"), mo);
+  FinePoseModel model = load_model(a.require("model"), mo);
   if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
 
   const std::string in_path = a.require("input");

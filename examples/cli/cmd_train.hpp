@@ -16,121 +16,12 @@
 #include "finepose/text/known_prompts.hpp"
 #include "finepose/train/datasets.hpp"
 #include "finepose/train/init.hpp"
+#include "finepose/train/presets.hpp"
 #include "finepose/train/trainer.hpp"
 #include "progress.hpp"
 
 namespace finepose::cli {
 
-namespace train_detail {
-
-// small: trains on 2 CPU cores in well under an hour. The text tower is a randomly
-// initialised, frozen 1-layer CLIP of width 32 (no CLIP weights can be had here).
-inline train::TrainConfig preset(const std::string& name) {
-  train::TrainConfig tc;
-  if (name == "base") {
-    // the default model's size class (issue 15): deeper, wider and longer than small, trained on
-    // the wide data pipeline (all mocap, new cameras every epoch); an "epoch" is 1000 batches (~11 min
-    // on 2 idle cores), so a run cut off at a session's end loses little; the decay per batch is
-    // that of 0.985 per 2000 batches
-    tc = preset("small");
-    FinePoseConfig& m = tc.model;
-    m.depth = 4;
-    m.frames = 81;
-    m.dim = 128;
-    m.heads = 8;
-    m.mlp_hidden = 256;
-    tc.batch_size = 4;
-    tc.epochs = 400;
-    tc.lr = 6e-4;
-    tc.lr_decay = 0.9925;
-    tc.drop_path = 0.1;
-    tc.max_batches = 1000;
-    return tc;
-  }
-  if (name == "paper") {
-    tc.batch_size = 4;
-    tc.epochs = 160;
-    return tc;  // FinePoseConfig defaults are the paper's model; lr 6e-5, wd 0.1, decay 0.993
-  }
-  if (name != "small") fail("train: unknown preset '", name, "' (small, base or paper)");
-  FinePoseConfig& m = tc.model;
-  m.depth = 2;
-  m.frames = 27;
-  m.dim = 64;
-  m.heads = 4;
-  m.mlp_hidden = 128;
-  m.text_width = 32;
-  m.clip_layers = 1;
-  m.clip_heads = 2;
-  m.encoder_layers = 1;
-  m.encoder_heads = 2;
-  m.encoder_ff = 64;
-  // small batches: on this budget the number of updates matters more than their
-  // noise (batch 4 reached a lower validation error than 16 for the same frames seen,
-  // as upstream's batch of 4 chunks); an "epoch" is 500 batches, about 0.6 passes.
-  tc.batch_size = 4;
-  tc.epochs = 40;
-  tc.lr = 1e-3;
-  tc.lr_decay = 0.97;
-  tc.drop_path = 0.05;
-  tc.max_batches = 500;
-  return tc;
-}
-
-// The data pipeline of a preset: "wide" for base, "fixed" (the small model's) otherwise.
-inline std::string preset_pipeline(const std::string& name) { return name == "base" ? "wide" : "fixed"; }
-
-// Overrides from a JSON file: {"model": {...FinePoseConfig...}, "batch_size": 16, "lr": 1e-3, ...}
-inline void apply_config_file(train::TrainConfig& tc, const std::string& path, train::TrainingDataOptions* data = nullptr) {
-  const std::string text = io::read_text_file(path);
-  const json::Value o = json::parse(text, path);
-  FINEPOSE_CHECK(o.is_object(), path, ": expected a JSON object");
-  for (const auto& k : o.keys()) {
-    const json::Value& v = o.at(k);
-    auto num = [&]() {
-      FINEPOSE_CHECK(v.is_number(), path, ": '", k, "' must be a number");
-      return v.as_double();
-    };
-    auto integer = [&]() {
-      FINEPOSE_CHECK(v.is_int() && v.as_int64() >= 0, path, ": '", k, "' must be a non-negative integer");
-      return v.as_int64();
-    };
-    auto boolean = [&]() {
-      FINEPOSE_CHECK(v.is_bool(), path, ": '", k, "' must be true or false");
-      return v.as_bool();
-    };
-    if (k == "model") tc.model = config_from_json(json::dump(v), tc.model);
-    else if (k == "batch_size") tc.batch_size = integer();
-    else if (k == "epochs") tc.epochs = integer();
-    else if (k == "lr") tc.lr = num();
-    else if (k == "weight_decay") tc.weight_decay = num();
-    else if (k == "lr_decay") tc.lr_decay = num();
-    else if (k == "drop_path") tc.drop_path = num();
-    else if (k == "flip") tc.flip = boolean();
-    else if (k == "ctx_grad") tc.ctx_grad = boolean();
-    else if (k == "loss_scaled_backward") tc.loss_scaled_backward = boolean();
-    else if (k == "seed") tc.seed = uint64_t(integer());
-    else if (k == "max_batches") tc.max_batches = integer();
-    else if (k == "val_hypotheses") tc.val_hypotheses = integer();
-    else if (k == "val_steps") tc.val_steps = integer();
-    else if (k == "pipeline" && data) data->pipeline = v.as_string();
-    else if (k == "label_dropout" && data) data->epoch.label_dropout = num();
-    else if (k == "noise_scale" && data) data->epoch.noise.scale = num();
-    else fail(path, ": unknown key '", k, "'");
-  }
-  tc.model.validate();
-}
-
-inline std::vector<int32_t> builtin_tokens(const std::string& text, int64_t context) {
-  const auto& known = known_prompt_tokens();
-  auto it = known.find(text);
-  if (it == known.end()) fail("train: no built-in tokens for the text '", text, "'");
-  std::vector<int32_t> ids = it->second;
-  ids.resize(size_t(context), 0);
-  return ids;
-}
-
-}  // namespace train_detail
 
 inline int cmd_train(int argc, char** argv) {
   Args a("train", "--preset small|base|paper [--config FILE] --data DIR --out DIR [--epochs N] [--seed S] [--resume]",
@@ -151,10 +42,10 @@ inline int cmd_train(int argc, char** argv) {
   if (!a.parse(argc, argv)) return 0;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // epoch lines show up in logs as they happen
   const std::string preset_name = a.get("preset", "small");
-  train::TrainConfig tc = train_detail::preset(preset_name);
+  train::TrainConfig tc = train::preset(preset_name);
   train::TrainingDataOptions dopt;
-  dopt.pipeline = train_detail::preset_pipeline(preset_name);
-  if (a.has("config")) train_detail::apply_config_file(tc, a.get("config"), &dopt);
+  dopt.pipeline = train::preset_pipeline(preset_name);
+  if (a.has("config")) train::apply_config_file(tc, a.get("config"), &dopt);
   if (a.has("epochs")) tc.epochs = a.get_int_in("epochs", 0, 1, 1000000);
   if (a.has("seed")) tc.seed = std::uint64_t(a.get_int_in("seed", 0, 0, INT64_MAX));
   FINEPOSE_CHECK(tc.epochs >= 1, "train: epochs must be >= 1, the configuration gives ", tc.epochs);
@@ -205,8 +96,8 @@ inline int cmd_train(int argc, char** argv) {
   std::vector<PromptTokens> prompts;
   for (const auto& l : trainset.labels) {
     PromptTokens p;
-    for (const auto& t : fixed_prompt_texts()) p.fixed.push_back(train_detail::builtin_tokens(t, tc.model.text_context));
-    p.action = train_detail::builtin_tokens(l, tc.model.text_context);
+    for (const auto& t : fixed_prompt_texts()) p.fixed.push_back(builtin_prompt_tokens(t, tc.model.text_context));
+    p.action = builtin_prompt_tokens(l, tc.model.text_context);
     prompts.push_back(std::move(p));
   }
   // trained with label dropout: the model has an unconditional mode, and `infer --action auto` uses it

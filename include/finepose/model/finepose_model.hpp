@@ -33,14 +33,7 @@ class FinePoseModel {
 
   std::vector<int32_t> tokens(const std::string& text) const {
     if (tokenize_) return tokenize_(text);
-    const auto& known = known_prompt_tokens();
-    auto it = known.find(text);
-    if (it == known.end())
-      fail("text \"", text, "\" is not one of the built-in labels (the 15 Human3.6M actions); "
-           "give the CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz, --vocab) to use other labels");
-    std::vector<int32_t> ids = it->second;
-    ids.resize(size_t(cfg_.text_context), 0);
-    return ids;
+    return builtin_prompt_tokens(text, cfg_.text_context);
   }
 
   PromptTokens prompt_tokens(const std::string& action) const {

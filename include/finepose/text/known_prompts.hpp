@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "finepose/core/error.hpp"
+
 namespace finepose {
 
 inline const std::vector<std::string>& fixed_prompt_texts() {
@@ -49,6 +51,19 @@ inline const std::map<std::string, std::vector<int32_t>>& known_prompt_tokens() 
       {"WalkTogether", {49406, 8588, 1952, 49407}},
   };
   return m;
+}
+
+// The built-in ids of `text` padded with zeros to `context` tokens (CLIP's 77);
+// an error naming the text when it is not one of the built-in ones.
+inline std::vector<int32_t> builtin_prompt_tokens(const std::string& text, std::int64_t context) {
+  const auto& known = known_prompt_tokens();
+  auto it = known.find(text);
+  if (it == known.end())
+    fail("text \"", text, "\" is not one of the built-in labels (the 15 Human3.6M actions); "
+         "give the CLIP vocabulary (bpe_simple_vocab_16e6.txt.gz, --vocab) to use other labels");
+  std::vector<int32_t> ids = it->second;
+  ids.resize(std::size_t(context), 0);
+  return ids;
 }
 
 }  // namespace finepose

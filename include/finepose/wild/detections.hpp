@@ -77,6 +77,7 @@ struct DetectionSet {
   KeypointLayout layout = KeypointLayout::coco17;
   int joints = 0;
   std::vector<Detection> dets;
+  int64_t image_width = 0, image_height = 0;  // when the file says (an npz's image_size); 0 = unknown
   void add(Detection&& d) {
     if (int64_t(dets.size()) >= max_detections)
       fail(source, ": more than ", max_detections, " detections (people x frames); split the file");
@@ -387,6 +388,14 @@ inline void read_npz(const std::string& path, DetectionSet& set, std::optional<K
     if (sc.shape() != Shape{F, J}) fail(path, ": scores has shape ", shape_str(sc.shape()), ", expected (", F, ", ", J, ")");
   }
   set.layout = layout ? *layout : (J == 17 ? KeypointLayout::h36m17 : layout_for_count(J, path));
+  if (auto is = arrays.find("image_size"); is != arrays.end()) {  // e.g. our own outputs
+    const auto v = io::to_vector<double>(is->second, path + ":image_size");
+    if (v.size() != 2) fail(path, ": image_size holds ", v.size(), " values, expected 2 (width, height)");
+    for (double x : v)
+      if (!(std::trunc(x) == x && x >= 1 && x <= double(kMaxImageSide)))
+        fail(path, ": image_size ", x, " is not a whole number of pixels in 1..", kMaxImageSide);
+    set.image_width = int64_t(v[0]), set.image_height = int64_t(v[1]);
+  }
   for (int64_t f = 0; f < F; ++f) {
     Detection d;
     d.frame = f;

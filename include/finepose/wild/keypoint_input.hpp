@@ -15,6 +15,7 @@ struct KeypointInput {
   KeypointLayout source_layout = KeypointLayout::coco17;
   std::string person;          // which person was followed, in words
   std::vector<std::string> notes;  // e.g. a track split at a long gap
+  int64_t image_width = 0, image_height = 0;  // when the file says (an npz's image_size); 0 = unknown
 };
 
 inline KeypointInput read_keypoints(const std::string& path, InputFormat format = InputFormat::auto_detect,
@@ -29,6 +30,7 @@ inline KeypointInput read_keypoints(const std::string& path, InputFormat format 
   in.source_layout = set.layout;
   in.person = t.how;
   in.notes = t.notes;
+  in.image_width = set.image_width, in.image_height = set.image_height;
   return in;
 }
 

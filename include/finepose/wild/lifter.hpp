@@ -85,6 +85,7 @@ struct Lifted {
   TensorF hypotheses;   // (F, H, 17, 3) with keep_hypotheses
   TensorF trajectory;   // (F, 3) camera-space root in mm, only with intrinsics
   std::string action;   // label used ("" for a model without action prompt)
+  Tensor<double> keypoints;  // (F, 17, 3) the 2D that was lifted: pixels + score after gap filling
   GapReport gaps;
   std::vector<std::string> notes;  // what was assumed, in words
 };
@@ -349,6 +350,7 @@ inline Lifted lift_sequence(const FinePoseModel& model, const Tensor<double>& kp
   }
   for (auto& lf : s.flush()) frames.push_back(std::move(lf));
   FINEPOSE_CHECK(int64_t(frames.size()) == F, "lift: internal error: ", frames.size(), " frames out for ", F, " in");
+  r.keypoints = std::move(filled);
   const int64_t H = opt.hypotheses;
   r.poses = TensorF({F, 17, 3});
   if (opt.keep_hypotheses) r.hypotheses = TensorF({F, H, 17, 3});

@@ -1,0 +1,35 @@
+#pragma once
+// What `finepose eval` and `finepose baseline` show of an evaluation: a progress
+// bar while eval::run_protocol runs, then the tables (or the JSON) on stdout and
+// DIR/eval_<dataset>.{csv,json}.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "finepose/eval/protocol.hpp"
+#include "finepose/io/file.hpp"
+#include "progress.hpp"
+
+namespace finepose::cli {
+
+// Runs the protocol with a progress bar; prints the tables (or the JSON) and
+// writes DIR/eval_<dataset>.{csv,json} when out_dir is set.
+inline int run_and_report(const std::vector<data::EvalClip>& clips, const eval::ChunkPredictor& predict,
+                          const eval::EvalRun& run, bool quiet, bool print_json, const std::string& out_dir) {
+  long long total = 0;
+  for (const auto& c : clips) total += data::eval_chunk_count(c.frames(), run.frames);
+  Progress bar("eval " + run.dataset, total, quiet || print_json);
+  const eval::EvalReport rep = eval::run_protocol(clips, predict, run, [&](long long done, long long) { bar.update(done); });
+  bar.finish();
+  const std::string js = json::dump(eval::report_json(rep), 2) + "\n";
+  if (!out_dir.empty()) {
+    std::filesystem::create_directories(out_dir);
+    io::write_file(out_dir + "/eval_" + run.dataset + ".csv", eval::report_csv(rep));
+    io::write_file(out_dir + "/eval_" + run.dataset + ".json", js);
+  }
+  std::fputs(print_json ? js.c_str() : eval::report_text(rep).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace finepose::cli
