@@ -10,20 +10,13 @@
 #include "finepose/core/philox.hpp"
 #include "finepose/model/denoisers.hpp"
 #include "finepose/model/mixste.hpp"
+#include "test_helpers.hpp"
 
 using namespace finepose;
 
 namespace {
 
-double rel_l2(const TensorF& a, const TensorF& b) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double d = double(a.data()[i]) - double(b.data()[i]);
-    num += d * d;
-    den += double(b.data()[i]) * double(b.data()[i]);
-  }
-  return std::sqrt(num / std::max(den, 1e-300));
-}
+using test::rel_l2;
 
 FinePoseConfig small_config(int64_t frames) {
   FinePoseConfig c;

@@ -11,6 +11,7 @@
 #include "finepose/core/philox.hpp"
 #include "finepose/train/mixste_grad.hpp"
 #include "finepose/train/loss.hpp"
+#include "test_helpers.hpp"
 
 using namespace finepose;
 using namespace finepose::train;
@@ -189,23 +190,7 @@ TEST_CASE("stylization block and cross-attention backward") {
 
 namespace {
 
-FinePoseConfig tiny_config() {
-  FinePoseConfig cfg;
-  cfg.depth = 2;
-  cfg.frames = 5;
-  cfg.dim = 16;
-  cfg.heads = 2;
-  cfg.mlp_hidden = 32;
-  cfg.text_vocab = 60;
-  cfg.text_width = 16;
-  cfg.clip_layers = 1;
-  cfg.clip_heads = 2;
-  cfg.encoder_layers = 1;
-  cfg.encoder_heads = 2;
-  cfg.encoder_ff = 24;
-  cfg.validate();
-  return cfg;
-}
+FinePoseConfig tiny_config() { return test::tiny_train_config(5); }
 
 std::vector<int32_t> toks(std::vector<int32_t> head) {
   head.resize(77, 0);

@@ -15,29 +15,14 @@
 #include "finepose/train/mixste_grad.hpp"
 #include "finepose/train/q_sample.hpp"
 #include "parity_util.hpp"
+#include "test_helpers.hpp"
 
 using namespace finepose;
 using namespace finepose::train;
 
 namespace {
 
-FinePoseConfig tiny_config() {
-  FinePoseConfig cfg;
-  cfg.depth = 2;
-  cfg.frames = 5;
-  cfg.dim = 16;
-  cfg.heads = 2;
-  cfg.mlp_hidden = 32;
-  cfg.text_vocab = 60;
-  cfg.text_width = 16;
-  cfg.clip_layers = 1;
-  cfg.clip_heads = 2;
-  cfg.encoder_layers = 1;
-  cfg.encoder_heads = 2;
-  cfg.encoder_ff = 24;
-  cfg.validate();
-  return cfg;
-}
+FinePoseConfig tiny_config() { return test::tiny_train_config(5); }
 
 struct Fixture {
   io::NpzMap arrays;

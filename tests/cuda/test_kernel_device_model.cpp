@@ -16,23 +16,13 @@
 #include "finepose/io/npz.hpp"
 #include "finepose/io/torch_checkpoint.hpp"
 #include "finepose/model/state_dict.hpp"
+#include "tests/test_helpers.hpp"
 
 using namespace finepose;
 
 namespace {
 
-double rel_l2(const TensorF& a, const TensorF& b) {
-  if (a.shape() != b.shape()) return INFINITY;
-  const TensorF ca = a.contiguous(), cb = b.contiguous();
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ca.numel(); ++i) {
-    const double d = double(ca.data()[i]) - double(cb.data()[i]);
-    num += d * d;
-    den += double(cb.data()[i]) * double(cb.data()[i]);
-  }
-  if (!std::isfinite(num)) return INFINITY;
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
+using finepose::test::rel_l2;
 
 bool under_tsan() {
 #if defined(__CUDACC__)
