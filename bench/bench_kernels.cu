@@ -9,12 +9,15 @@
 
 #include "finepose/cuda/cublas_gemm.hpp"
 #include "finepose/cuda/device_tensor.hpp"
-#include "kernels/adaln_forward.cuh"
-#include "kernels/attention_forward.cuh"
-#include "kernels/ddim_step.cuh"
-#include "kernels/epilogue_forward.cuh"
-#include "kernels/layer_norm_forward.cuh"
-#include "kernels/softmax_forward.cuh"
+#include "finepose/kernels/adaln_forward.cuh"
+#include "finepose/kernels/attention_forward.cuh"
+#include "finepose/kernels/ddim_step.cuh"
+#include "finepose/kernels/epilogue_forward.cuh"
+#include "finepose/kernels/layer_norm_forward.cuh"
+#include "finepose/kernels/softmax_forward.cuh"
+// the kernel harness's registered ops (tests/cuda/kernel_ops.hpp), each at its benchmark shapes
+#define DOCTEST_CONFIG_DISABLE
+#include "tests/cuda/ops_glue.hpp"
 
 namespace fc = finepose::cuda;
 namespace fk = finepose::kernels;
@@ -157,12 +160,27 @@ BENCHMARK(BM_softmax_temporal_rows)->UseManualTime();
 BENCHMARK(BM_ddim_update)->UseManualTime();
 BENCHMARK(BM_sgemm_linear)->Arg(0)->Arg(1)->UseManualTime();
 
+// One benchmark per registered op x storage x benchmark shape: "harness/<op>/<storage>/<shape>".
+void register_harness_benchmarks() {
+  for (const fpt::KernelOp& op : fpt::kernel_ops())
+    for (fpt::Storage st : op.storages)
+      for (const fpt::OpShape& sh : op.bench) {
+        const std::string name = "harness/" + op.name + "/" + fpt::storage_name(st) + "/" + sh.label();
+        benchmark::RegisterBenchmark(name.c_str(), [op, st, sh](benchmark::State& state) {
+          fpt::Prepared p = op.prepare(sh, st, 1);
+          time_device(state, p.launch);
+          state.SetBytesProcessed(std::int64_t(double(state.iterations()) * p.bytes));
+        })->UseManualTime();
+      }
+}
+
 int main(int argc, char** argv) {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
     std::printf("skipped: no CUDA device\n");
     return 0;
   }
+  register_harness_benchmarks();
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

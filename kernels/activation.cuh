@@ -2,7 +2,7 @@
 // Pointwise activations shared by the epilogue and AdaLN kernels; the same
 // formulas as finepose::ops (exact-erf GELU as torch nn.GELU(), CLIP's
 // QuickGELU x*sigmoid(1.702x), SiLU x*sigmoid(x)).
-#include "kernels/common.cuh"
+#include "finepose/kernels/common.cuh"
 
 namespace finepose::kernels {
 

@@ -10,8 +10,8 @@
 // dh: one warp per row, which also saves the row's mean/rstd for the column
 // pass. Parameter gradients: per-(group, chunk) partial sums into the
 // workspace, then a fixed-order sum per column (deterministic, no atomics).
-#include "kernels/adaln_forward.cuh"
-#include "kernels/layer_norm_backward.cuh"
+#include "finepose/kernels/adaln_forward.cuh"
+#include "finepose/kernels/layer_norm_backward.cuh"
 
 namespace finepose::kernels {
 

@@ -4,8 +4,8 @@
 // scale_shift is [groups, 2*dim], scale first then shift (torch.chunk order).
 // CPU twin: ops::adaln_silu_forward. Storage T for h/out; gamma, beta,
 // scale_shift and arithmetic fp32.
-#include "kernels/activation.cuh"
-#include "kernels/layer_norm_forward.cuh"
+#include "finepose/kernels/activation.cuh"
+#include "finepose/kernels/layer_norm_forward.cuh"
 
 namespace finepose::kernels {
 

@@ -13,8 +13,8 @@
 // Storage T = float, bfloat16 or half; softmax and accumulation are fp32.
 // Optional lse [B, H, Tq] = max + log(sum) of the scaled scores, what a
 // flash-style backward needs instead of the probability matrix.
-#include "kernels/common.cuh"
-#include "kernels/reduce.cuh"
+#include "finepose/kernels/common.cuh"
+#include "finepose/kernels/reduce.cuh"
 
 namespace finepose::kernels {
 

@@ -37,7 +37,7 @@
 
 #include <cmath>
 
-#include "kernels/emulator/emulator.hpp"
+#include "finepose/kernels/emulator/emulator.hpp"
 #define FP_GLOBAL
 #define FP_DEVICE inline
 #define FP_HOST_DEVICE inline

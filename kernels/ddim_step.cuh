@@ -6,7 +6,7 @@
 //   ddim_update:  x = (x0 * sqrt_a_next + c * eps) + sigma * noise     (float32)
 // fp32 only (the sampler's state stays fp32); kernels are templates on the
 // float type only so the header can be included from many translation units.
-#include "kernels/common.cuh"
+#include "finepose/kernels/common.cuh"
 
 namespace finepose::kernels {
 

@@ -4,7 +4,7 @@
 //   residual_add:            y += x
 // CPU twins: ops::gelu_forward / quick_gelu_forward / silu_forward (after
 // linear_forward's bias) and ops::add_inplace. Storage T; fp32 arithmetic.
-#include "kernels/activation.cuh"
+#include "finepose/kernels/activation.cuh"
 
 namespace finepose::kernels {
 

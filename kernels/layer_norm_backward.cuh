@@ -9,9 +9,9 @@
 // statistics, gamma and the parameter gradients are fp32.
 #include <algorithm>
 
-#include "kernels/common.cuh"
-#include "kernels/layer_norm_forward.cuh"
-#include "kernels/reduce.cuh"
+#include "finepose/kernels/common.cuh"
+#include "finepose/kernels/layer_norm_forward.cuh"
+#include "finepose/kernels/reduce.cuh"
 
 namespace finepose::kernels {
 

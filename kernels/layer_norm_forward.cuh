@@ -4,8 +4,8 @@
 // then a second sweep (from cache) writes the normalised row. CPU twin:
 // ops::layer_norm_forward. Storage T = float, bfloat16 or half; statistics,
 // gamma/beta and arithmetic are fp32.
-#include "kernels/common.cuh"
-#include "kernels/reduce.cuh"
+#include "finepose/kernels/common.cuh"
+#include "finepose/kernels/reduce.cuh"
 
 namespace finepose::kernels {
 

@@ -5,7 +5,7 @@
 // thread per pose row. CPU twin: flip_poses in diffusion/ddim.hpp.
 #include <vector>
 
-#include "kernels/common.cuh"
+#include "finepose/kernels/common.cuh"
 
 namespace finepose::kernels {
 

@@ -1,7 +1,7 @@
 #pragma once
 // Warp and block reductions (fp32) and the Welford/Chan merge used by the
 // normalisation kernels for a numerically stable one-pass mean/variance.
-#include "kernels/common.cuh"
+#include "finepose/kernels/common.cuh"
 
 namespace finepose::kernels {
 

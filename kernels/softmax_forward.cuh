@@ -2,7 +2,7 @@
 // Row softmax, one warp per row (max, sum, normalise: three sweeps over the
 // row, the later two from cache). -inf entries give 0; a row that is all
 // -inf gives zeros, as ops::softmax_forward (its CPU twin). in may == out.
-#include "kernels/reduce.cuh"
+#include "finepose/kernels/reduce.cuh"
 
 namespace finepose::kernels {
 

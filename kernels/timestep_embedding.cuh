@@ -6,7 +6,7 @@
 // One thread per (row, i).
 #include <cmath>
 
-#include "kernels/common.cuh"
+#include "finepose/kernels/common.cuh"
 
 namespace finepose::kernels {
 

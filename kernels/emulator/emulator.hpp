@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "finepose/core/error.hpp"
-#include "kernels/emulator/fiber.hpp"
-#include "kernels/emulator/tsan_annotations.hpp"
-#include "kernels/emulator/warp_exchange.hpp"
+#include "finepose/kernels/emulator/fiber.hpp"
+#include "finepose/kernels/emulator/tsan_annotations.hpp"
+#include "finepose/kernels/emulator/warp_exchange.hpp"
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define FINEPOSE_EMU_SANITIZER 1

@@ -11,7 +11,7 @@
 #include "finepose/cuda/device_tensor.hpp"
 #include "finepose/cuda/stream.hpp"
 #include "finepose/ops/gemm.hpp"
-#include "kernels/layer_norm_forward.cuh"
+#include "finepose/kernels/layer_norm_forward.cuh"
 #include "tests/cuda/kernel_test_util.hpp"
 
 namespace fc = finepose::cuda;

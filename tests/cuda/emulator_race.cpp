@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "kernels/common.cuh"
+#include "finepose/kernels/common.cuh"
 
 namespace fk = finepose::kernels;
 

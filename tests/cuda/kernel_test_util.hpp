@@ -20,7 +20,7 @@
 #if defined(__CUDACC__)
 #include "finepose/cuda/check.hpp"
 #else
-#include "kernels/emulator/emulator.hpp"
+#include "finepose/kernels/emulator/emulator.hpp"
 #endif
 #include "tests/reference_ops.hpp"
 

@@ -8,8 +8,8 @@
 #include <numeric>
 #include <vector>
 
-#include "kernels/common.cuh"
-#include "kernels/reduce.cuh"
+#include "finepose/kernels/common.cuh"
+#include "finepose/kernels/reduce.cuh"
 #include "tests/cuda/kernel_test_util.hpp"
 
 namespace fk = finepose::kernels;

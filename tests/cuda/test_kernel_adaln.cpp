@@ -3,8 +3,8 @@
 #include <doctest/doctest.h>
 
 #include "finepose/ops/adaln.hpp"
-#include "kernels/adaln_backward.cuh"
-#include "kernels/adaln_forward.cuh"
+#include "finepose/kernels/adaln_backward.cuh"
+#include "finepose/kernels/adaln_forward.cuh"
 #include "tests/cuda/kernel_test_util.hpp"
 
 namespace fk = finepose::kernels;

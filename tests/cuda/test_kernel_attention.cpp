@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "finepose/ops/attention.hpp"
-#include "kernels/attention_forward.cuh"
+#include "finepose/kernels/attention_forward.cuh"
 #include "tests/cuda/kernel_test_util.hpp"
 
 namespace fk = finepose::kernels;

@@ -8,9 +8,9 @@
 #include <utility>
 
 #include "finepose/ops/embedding.hpp"
-#include "kernels/ddim_step.cuh"
-#include "kernels/pose_flip.cuh"
-#include "kernels/timestep_embedding.cuh"
+#include "finepose/kernels/ddim_step.cuh"
+#include "finepose/kernels/pose_flip.cuh"
+#include "finepose/kernels/timestep_embedding.cuh"
 #include "tests/cuda/kernel_test_util.hpp"
 
 namespace fk = finepose::kernels;

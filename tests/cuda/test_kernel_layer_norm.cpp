@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 #include "finepose/ops/layer_norm.hpp"
-#include "kernels/layer_norm_backward.cuh"
-#include "kernels/layer_norm_forward.cuh"
+#include "finepose/kernels/layer_norm_backward.cuh"
+#include "finepose/kernels/layer_norm_forward.cuh"
 #include "tests/cuda/kernel_test_util.hpp"
 
 namespace fk = finepose::kernels;

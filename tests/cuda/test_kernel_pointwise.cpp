@@ -8,8 +8,8 @@
 
 #include "finepose/ops/activations.hpp"
 #include "finepose/ops/softmax.hpp"
-#include "kernels/epilogue_forward.cuh"
-#include "kernels/softmax_forward.cuh"
+#include "finepose/kernels/epilogue_forward.cuh"
+#include "finepose/kernels/softmax_forward.cuh"
 #include "tests/cuda/kernel_test_util.hpp"
 
 namespace fk = finepose::kernels;

@@ -25,7 +25,7 @@
 #include "finepose/core/error.hpp"
 #include "finepose/core/half.hpp"
 #include "finepose/cuda/caching_allocator.hpp"
-#include "kernels/common.cuh"
+#include "finepose/kernels/common.cuh"
 
 #if defined(__CUDACC__)
 #include "finepose/cuda/cublas_gemm.hpp"

@@ -34,14 +34,17 @@
 
 #include "finepose/cuda/backend.hpp"
 #include "finepose/model/finepose_model.hpp"
-#include "kernels/adaln_forward.cuh"
-#include "kernels/attention_forward.cuh"
-#include "kernels/ddim_step.cuh"
-#include "kernels/denoiser_glue.cuh"
-#include "kernels/epilogue_forward.cuh"
-#include "kernels/layer_norm_forward.cuh"
-#include "kernels/pose_flip.cuh"
-#include "kernels/timestep_embedding.cuh"
+#include "finepose/kernels/adaln_forward.cuh"
+#include "finepose/kernels/attention_forward.cuh"
+#include "finepose/kernels/ddim_step.cuh"
+#include "finepose/kernels/epilogue_forward.cuh"
+#include "finepose/kernels/layer_norm_convert.cuh"
+#include "finepose/kernels/layer_norm_forward.cuh"
+#include "finepose/kernels/layout.cuh"
+#include "finepose/kernels/pose_flip.cuh"
+#include "finepose/kernels/row_add.cuh"
+#include "finepose/kernels/sampler_glue.cuh"
+#include "finepose/kernels/timestep_embedding.cuh"
 
 namespace finepose::cuda {
 
