@@ -18,7 +18,7 @@
 #include "finepose/model/finepose_model.hpp"
 #include "finepose/model/flop_count.hpp"
 #include "finepose/ops/gemm.hpp"
-#include "finepose/ops/gemm_avx512.hpp"
+#include "finepose/ops/packed_linear.hpp"
 
 #if defined(__AVX512F__) || defined(__FMA__)
 #include <immintrin.h>

@@ -22,7 +22,7 @@
 #include "finepose/ops/adaln.hpp"
 #include "finepose/ops/attention.hpp"
 #include "finepose/ops/embedding.hpp"
-#include "finepose/ops/gemm_avx512.hpp"
+#include "finepose/ops/packed_linear.hpp"
 #include "finepose/ops/layer_norm.hpp"
 #include "finepose/ops/transpose.hpp"
 

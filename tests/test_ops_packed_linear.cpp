@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "finepose/core/philox.hpp"
-#include "finepose/ops/gemm_avx512.hpp"
+#include "finepose/ops/packed_linear.hpp"
 
 using namespace finepose;
 

@@ -1,5 +1,6 @@
 #pragma once
-// Linear layers with the weight packed once: out[rows, out_f] (+)= in[rows, in_f] W^T + b.
+// A packed linear layer (with an AVX-512 path): the weight packed once, then
+// out[rows, out_f] (+)= in[rows, in_f] W^T + b.
 //
 // Why: inference applies the same weight to millions of rows. Packing W once into
 // 32-column panels ([panel][k][32], zero padded) removes all B-side packing from
