@@ -18,6 +18,7 @@
 // the kernel harness's registered ops (tests/cuda/kernel_ops.hpp), each at its benchmark shapes
 #define DOCTEST_CONFIG_DISABLE
 #include "tests/cuda/ops_glue.hpp"
+#include "tests/cuda/ops_pointwise.hpp"
 
 namespace fc = finepose::cuda;
 namespace fk = finepose::kernels;

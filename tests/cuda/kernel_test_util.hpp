@@ -111,7 +111,7 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
                         const std::string& what) {
   REQUIRE_MESSAGE(got.size() == want.size(), what << ": size " << got.size() << " vs " << want.size());
   double worst = -1;
-  std::size_t at = 0;
+  [[maybe_unused]] std::size_t at = 0;  // used only by the message (empty where doctest is disabled)
   std::size_t bad = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
     const double g = got[i], w = want[i];
@@ -126,7 +126,6 @@ inline void check_close(const std::vector<float>& got, const std::vector<float>&
   }
   CHECK_MESSAGE(bad == 0, what << ": " << bad << " of " << got.size() << " elements off; worst at " << at << ": got "
                                 << got[at] << " want " << want[at]);
-  static_cast<void>(at);  // used only by the message (empty where doctest is disabled: the benchmarks)
 }
 
 // ||got - want||_2 / ||want||_2 (absolute when want is all zeros): ref::rel_l2,
