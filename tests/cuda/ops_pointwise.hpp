@@ -9,12 +9,14 @@
 #include "finepose/kernels/adaln_forward.cuh"
 #include "finepose/kernels/ddim_step.cuh"
 #include "finepose/kernels/epilogue_forward.cuh"
+#include "finepose/kernels/layer_norm_forward.cuh"
 #include "finepose/kernels/pose_flip.cuh"
 #include "finepose/kernels/softmax_forward.cuh"
 #include "finepose/kernels/timestep_embedding.cuh"
 #include "finepose/ops/adaln.hpp"
 #include "finepose/ops/activations.hpp"
 #include "finepose/ops/embedding.hpp"
+#include "finepose/ops/layer_norm.hpp"
 #include "finepose/ops/softmax.hpp"
 #include "tests/cuda/ops_glue.hpp"
 
@@ -161,6 +163,105 @@ inline const RegisterOp ddim_update_op{KernelOp{
       auto zb = buffer(z);
       return Prepared{[=] { fk::ddim_update(xb->dev(), x0b->dev(), eb->dev(), zb->dev(), n, c.x0_coef, c.eps_coef, c.noise_coef); },
                       [=] { return xb->download(); }, want, 4.0 * double(x0.size() * sizeof(float))};
+    }}};
+
+// LayerNorm with its saved statistics (the mean and rstd the backward reads); dims {rows, dim}
+inline const RegisterOp layer_norm_forward_op{KernelOp{
+    "layer_norm_forward", "ops::layer_norm_forward", kAll,
+    {{{1, 1}}, {{17, 64}}, {{33, 200}}, {{5, 512}}},
+    {{{17, 64}}},
+    {{{4 * 243 * 17, 512}}},
+    smooth_tol, smooth_tol,
+    [](const OpShape& sh, Storage st, std::uint32_t seed) {
+      return with_storage(st, [&](auto tag) {
+        using T = decltype(tag);
+        const i64 rows = sh.dims[0], dim = sh.dims[1];
+        const auto x = to_storage<T>(random_vector(std::size_t(rows * dim), seed, -3.f, 3.f));
+        const auto g = random_vector(std::size_t(dim), seed + 1, 0.5f, 1.5f), b = random_vector(std::size_t(dim), seed + 2);
+        std::vector<float> want(x.size()), mean(static_cast<std::size_t>(rows)), rstd(static_cast<std::size_t>(rows));
+        finepose::ops::layer_norm_forward(want.data(), mean.data(), rstd.data(), to_float(x).data(), g.data(), b.data(), rows,
+                                          dim, 1e-5f);
+        // the checked result: the normalised rows, then each row's mean and rstd
+        std::vector<float> all = rounded<T>(want);
+        all.insert(all.end(), mean.begin(), mean.end());
+        all.insert(all.end(), rstd.begin(), rstd.end());
+        auto xb = buffer(x);
+        auto gb = buffer(g);
+        auto bb = buffer(b);
+        auto yb = buffer(std::vector<T>(x.size()));
+        auto mb = buffer(std::vector<float>(mean.size()));
+        auto rb = buffer(std::vector<float>(rstd.size()));
+        return Prepared{[=] { fk::layer_norm_forward<T>(yb->dev(), mb->dev(), rb->dev(), xb->dev(), gb->dev(), bb->dev(), rows, dim,
+                                                        1e-5f); },
+                        [=] {
+                          std::vector<float> r = to_float(yb->download());
+                          const auto& m = mb->download();
+                          const auto& q = rb->download();
+                          r.insert(r.end(), m.begin(), m.end());
+                          r.insert(r.end(), q.begin(), q.end());
+                          return r;
+                        },
+                        all, 2.0 * double(x.size() * sizeof(T))};
+      });
+    }}};
+
+// a Linear's epilogue: out = GELU(in + bias) (the MLP's fc1); dims {rows, cols}
+inline const RegisterOp bias_gelu_forward_op{KernelOp{
+    "bias_activation_forward", "bias add, then ops::gelu_forward", kAll,
+    {{{1, 1}}, {{17, 130}}, {{33, 77}}},
+    {{{17, 130}}},
+    {{{4 * 243 * 17, 1024}}},
+    [](Storage s) { return s == Storage::f32 ? 2e-6f : s == Storage::bf16 ? 1e-2f : 2e-3f; },
+    [](Storage s) { return s == Storage::f32 ? 2e-6f : s == Storage::bf16 ? 1e-2f : 2e-3f; },
+    [](const OpShape& sh, Storage st, std::uint32_t seed) {
+      return with_storage(st, [&](auto tag) {
+        using T = decltype(tag);
+        const i64 rows = sh.dims[0], cols = sh.dims[1];
+        const auto in = to_storage<T>(random_vector(std::size_t(rows * cols), seed, -6.f, 6.f));
+        const auto bias = random_vector(std::size_t(cols), seed + 1);
+        std::vector<float> want = to_float(in);
+        for (std::size_t i = 0; i < want.size(); ++i) want[i] += bias[i % std::size_t(cols)];
+        finepose::ops::gelu_forward(want.data(), want.data(), i64(want.size()));
+        auto ib = buffer(in);
+        auto bb = buffer(bias);
+        auto ob = buffer(std::vector<T>(in.size()));
+        return Prepared{[=] { fk::bias_activation_forward<T>(ob->dev(), ib->dev(), bb->dev(), rows, cols, fk::Activation::gelu); },
+                        [=] { return to_float(ob->download()); }, rounded<T>(want), 2.0 * double(in.size() * sizeof(T))};
+      });
+    }}};
+
+// the DDIM prediction: x0 = clamp(pred * scale), eps from x_t and x0 in float64 (ddim_steps() coefficients);
+// the checked result is x0 then eps; dims {n, K}
+inline const RegisterOp ddim_predict_op{KernelOp{
+    "ddim_predict", "the x0/eps lines of ddim_sample (diffusion/ddim.hpp)", kF32,
+    {{{1, 2}}, {{1000, 5}}, {{4097, 10}}},
+    {{{1000, 5}}},
+    {{{10 * 5 * 243 * 51, 10}}},
+    [](Storage) { return 1e-6f; }, [](Storage) { return 1e-6f; },
+    [](const OpShape& sh, Storage, std::uint32_t seed) {
+      const i64 n = sh.dims[0];
+      const finepose::DdimStep c = finepose::ddim_steps(finepose::CosineSchedule(1000), sh.dims[1]).back();
+      const float scale = 1.f, lo = -1.1f, hi = 1.1f;
+      const auto pred = random_vector(std::size_t(n), seed, -2.f, 2.f), xt = random_vector(std::size_t(n), seed + 1, -3.f, 3.f);
+      std::vector<float> want(2 * pred.size());
+      for (std::size_t i = 0; i < pred.size(); ++i) {
+        const float v = std::min(std::max(pred[i] * scale, lo), hi);
+        want[i] = v;
+        want[pred.size() + i] = float((c.sqrt_recip_alpha * double(xt[i]) - double(v)) / c.sqrt_recipm1_alpha);
+      }
+      auto pb = buffer(pred);
+      auto xb = buffer(xt);
+      auto x0b = buffer(std::vector<float>(pred.size()));
+      auto eb = buffer(std::vector<float>(pred.size()));
+      return Prepared{[=] { fk::ddim_predict(x0b->dev(), eb->dev(), pb->dev(), xb->dev(), n, scale, lo, hi, c.sqrt_recip_alpha,
+                                             c.sqrt_recipm1_alpha); },
+                      [=] {
+                        std::vector<float> r = x0b->download();
+                        const auto& e = eb->download();
+                        r.insert(r.end(), e.begin(), e.end());
+                        return r;
+                      },
+                      want, 4.0 * double(pred.size() * sizeof(float))};
     }}};
 
 }  // namespace fpt::pointwise

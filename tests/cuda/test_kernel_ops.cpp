@@ -2,7 +2,7 @@
 // every storage type and test shape, against its CPU twin. Registrations:
 // ops_glue.hpp (the device denoiser's layout, row-add, layer-norm-convert and
 // sampler kernels) and ops_pointwise.hpp (softmax, AdaLN, residual add, flip,
-// timestep embedding, DDIM update). Built emulated, under TSan and for a GPU like every kernel test.
+// timestep embedding, DDIM update and prediction, layer norm, bias + GELU). Built emulated, under TSan and for a GPU like every kernel test.
 #include <doctest/doctest.h>
 
 #include "tests/cuda/kernel_ops.hpp"
@@ -12,7 +12,7 @@
 
 TEST_CASE("kernel harness: every registered op matches its CPU twin on every storage type and shape") {
   const auto& ops = fpt::kernel_ops();
-  REQUIRE(ops.size() >= 15);
+  REQUIRE(ops.size() >= 18);
   std::uint32_t seed = 1000;
   int runs = 0;
   for (const auto& op : ops) {
