@@ -22,12 +22,8 @@ FP_GLOBAL void adaln_silu_forward_kernel(T* out, const T* h, const float* gamma,
   const float* sh = sc + dim;
   float mean, rstd;
   row_mean_rstd(x, dim, eps, lane, mean, rstd);
-  for (int i = lane; i < dim; i += kWarpSize) {
-    float v = (load(x + i) - mean) * rstd;
-    if (gamma) v *= gamma[i];
-    if (beta) v += beta[i];
-    store(y + i, silu(v * (1.f + sc[i]) + sh[i]));
-  }
+  for (int i = lane; i < dim; i += kWarpSize)
+    store(y + i, silu(normalize_affine(load(x + i), mean, rstd, gamma, beta, i) * (1.f + sc[i]) + sh[i]));
 }
 
 // Shape and eps checks shared by the forward and backward launchers.

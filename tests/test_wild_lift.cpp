@@ -143,13 +143,28 @@ TEST_CASE("streaming: bounded latency, every frame once, in order") {
   // the whole-sequence call gives the same numbers as streaming
   wild::StreamingLifter s2(m, 1000, 1000, o);
   std::vector<float> streamed;
-  for (int64_t f = 0; f < 40; ++f) {
-    for (int j = 0; j < 17; ++j) xy[2 * j] = float(kp(f, j, 0)), xy[2 * j + 1] = float(kp(f, j, 1));
-    for (const auto& lf : s2.push(xy)) streamed.insert(streamed.end(), lf.pose.begin(), lf.pose.end());
-  }
+  const Tensor<double> kpc = kp.contiguous();
+  for (int64_t f = 0; f < 40; ++f)
+    for (const auto& lf : s2.push_xys(kpc.data() + f * 51)) streamed.insert(streamed.end(), lf.pose.begin(), lf.pose.end());
   for (const auto& lf : s2.flush()) streamed.insert(streamed.end(), lf.pose.begin(), lf.pose.end());
   const auto whole = wild::lift_sequence(m, kp, 1000, 1000, o);
   for (int64_t i = 0; i < whole.poses.numel(); ++i) CHECK(whole.poses.data()[i] == streamed[size_t(i)]);
+  // the float push is the double one on float-rounded pixels (scores 1)
+  wild::StreamingLifter s3(m, 1000, 1000, o), s4(m, 1000, 1000, o);
+  std::vector<float> a3, a4;
+  double xys[51];
+  for (int64_t f = 0; f < 40; ++f) {
+    for (int j = 0; j < 17; ++j) {
+      xy[2 * j] = float(kp(f, j, 0)), xy[2 * j + 1] = float(kp(f, j, 1));
+      xys[3 * j] = xy[2 * j], xys[3 * j + 1] = xy[2 * j + 1], xys[3 * j + 2] = 1.0;
+    }
+    for (const auto& lf : s3.push(xy)) a3.insert(a3.end(), lf.pose.begin(), lf.pose.end());
+    for (const auto& lf : s4.push_xys(xys)) a4.insert(a4.end(), lf.pose.begin(), lf.pose.end());
+  }
+  for (const auto& lf : s3.flush()) a3.insert(a3.end(), lf.pose.begin(), lf.pose.end());
+  for (const auto& lf : s4.flush()) a4.insert(a4.end(), lf.pose.begin(), lf.pose.end());
+  REQUIRE(a3.size() == a4.size());
+  for (size_t i = 0; i < a3.size(); ++i) CHECK(a3[i] == a4[i]);
 }
 
 TEST_CASE("root fitting recovers the camera-space position of a projected pose") {

@@ -24,7 +24,7 @@ TEST_CASE("CUDA error checks throw finepose::Error naming the call") {
   // a launch with an impossible configuration is reported at once
   float x = 0.f;
   CHECK_THROWS_AS(finepose::kernels::launch_kernel("layer_norm_forward",
-                                                   &finepose::kernels::layer_norm_forward_kernel<float>, dim3(1),
+                                                   &finepose::kernels::layer_norm_rows_kernel<float, float>, dim3(1),
                                                    dim3(4096), 0, nullptr, &x, nullptr, nullptr, &x, nullptr, nullptr,
                                                    std::int64_t(1), 1, 1e-5f),
                   finepose::Error);

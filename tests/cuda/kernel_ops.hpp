@@ -44,6 +44,7 @@ struct Prepared {
   std::function<std::vector<float>()> result;      // waits, downloads, as float
   std::vector<float> want;                         // the CPU twin's result, rounded to the output storage
   double bytes = 0;                                // memory traffic of one launch (benchmarks)
+  double flops = 0;                                // arithmetic of one launch, where it is compute-bound
 };
 
 struct KernelOp {

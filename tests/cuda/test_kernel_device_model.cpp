@@ -99,6 +99,16 @@ void check_forward(double tol) {
   CHECK(e_torch <= tol);
 }
 
+// H hypotheses, K DDIM steps, flip, seed: the options every case below varies.
+SampleOptions sample_options(int64_t H, int64_t K, bool flip, std::uint64_t seed = 0) {
+  SampleOptions o;
+  o.hypotheses = H;
+  o.steps = K;
+  o.flip = flip;
+  o.seed = seed;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("device model: one denoiser call matches the CPU model and PyTorch (fp32)") {
@@ -130,10 +140,7 @@ TEST_CASE("device model: DDIM K=3 with replayed noise, with and without flip (fp
   std::uint64_t allocs_after_flip = 0;
   for (bool flip : {true, false}) {
     INFO("flip = ", flip);
-    SampleOptions o;
-    o.hypotheses = H;
-    o.steps = K;
-    o.flip = flip;
+    SampleOptions o = sample_options(H, K, flip);
     o.noise_init = &n0;
     o.noise_steps = &ns;
     const TensorF want = t.model.sample(t.x2d, {"Walking"}, o);
@@ -154,10 +161,7 @@ TEST_CASE("device model: DDIM K=3 with replayed noise, with and without flip (fp
   }
   // The captured loop against the definition: diffusion/ddim.hpp's sampler driving the same
   // device forward through the Denoiser interface (the coefficients come from one function).
-  SampleOptions o;
-  o.hypotheses = H;
-  o.steps = K;
-  o.flip = true;
+  SampleOptions o = sample_options(H, K, true);
   o.noise_init = &n0;
   o.noise_steps = &ns;
   cuda::DeviceDenoiser den(dev, {&t.model.text_features("Walking")});
@@ -178,11 +182,7 @@ TEST_CASE("device model: seeded sampling draws the CPU sampler's noise; progress
   const int64_t steps = under_tsan() ? 1 : 2;
   Tiny& t = tiny();
   cuda::DeviceFinePose dev(t.model);
-  SampleOptions o;
-  o.hypotheses = 1;
-  o.steps = steps;
-  o.flip = true;
-  o.seed = 7;
+  SampleOptions o = sample_options(1, steps, true, 7);
   std::vector<int64_t> seen;
   o.on_step = [&](int64_t k, int64_t K) {
     CHECK(K == steps);
@@ -210,11 +210,7 @@ TEST_CASE("device model: bf16 storage stays within 1e-2 of the fp32 CPU model") 
   }
   check_forward<cuda::DeviceFinePoseBF16>(1e-2);
   Tiny& t = tiny();
-  SampleOptions o;
-  o.hypotheses = 1;
-  o.steps = 3;
-  o.flip = true;
-  o.seed = 11;
+  SampleOptions o = sample_options(1, 3, true, 11);
   cuda::DeviceFinePoseBF16 dev(t.model);
   const TensorF got = dev.sample(t.x2d, {"Walking"}, o);
   const double e = rel_l2(got, t.model.sample(t.x2d, {"Walking"}, o));
@@ -230,11 +226,7 @@ TEST_CASE("device model: CUDA graph replay gives the eager result") {
   }
   if (under_tsan()) return;
   Tiny& t = tiny();
-  SampleOptions o;
-  o.hypotheses = 1;
-  o.steps = 2;
-  o.flip = true;
-  o.seed = 3;
+  SampleOptions o = sample_options(1, 2, true, 3);
   cuda::DeviceFinePose eager(t.model);
   cuda::DeviceModelOptions go;
   go.use_graph = true;

@@ -1,18 +1,22 @@
 // Every op registered with the kernel harness (tests/cuda/kernel_ops.hpp) on
 // every storage type and test shape, against its CPU twin. Registrations:
 // ops_glue.hpp (the device denoiser's layout, row-add, layer-norm-convert and
-// sampler kernels) and ops_pointwise.hpp (softmax, AdaLN, residual add, flip,
-// timestep embedding, DDIM update and prediction, layer norm, bias + GELU). Built emulated, under TSan and for a GPU like every kernel test.
+// sampler kernels), ops_pointwise.hpp (softmax, AdaLN, residual add, flip,
+// timestep embedding, DDIM update and prediction, layer norm, bias + GELU),
+// ops_backward.hpp (layer norm and AdaLN backward) and ops_attention.hpp.
+// Built emulated, under TSan and for a GPU like every kernel test.
 #include <doctest/doctest.h>
 
 #include "tests/cuda/kernel_ops.hpp"
 #include "tests/cuda/kernel_test_util.hpp"
+#include "tests/cuda/ops_attention.hpp"
+#include "tests/cuda/ops_backward.hpp"
 #include "tests/cuda/ops_glue.hpp"
 #include "tests/cuda/ops_pointwise.hpp"
 
 TEST_CASE("kernel harness: every registered op matches its CPU twin on every storage type and shape") {
   const auto& ops = fpt::kernel_ops();
-  REQUIRE(ops.size() >= 18);
+  REQUIRE(ops.size() >= 21);
   std::uint32_t seed = 1000;
   int runs = 0;
   for (const auto& op : ops) {
@@ -50,3 +54,39 @@ TEST_CASE("kernel harness: the glue launchers refuse bad shapes with the kernel'
   fk::swap_middle_axes<float>(nullptr, nullptr, 0, 2, 2, 1);
   fk::clamp_divide(nullptr, nullptr, 0, -1.f, 1.f, 1.f);
 }
+
+#ifdef FINEPOSE_SOURCE_DIR
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+// Adding a kernel means its .cuh plus one registration: a kernel header no
+// registration file includes is a kernel nothing tests, times or instantiates.
+TEST_CASE("kernel harness: every kernel header is included by a registration file") {
+  namespace fs = std::filesystem;
+  const fs::path src(FINEPOSE_SOURCE_DIR);
+  std::string registrations;
+  for (const auto& e : fs::directory_iterator(src / "tests" / "cuda")) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("ops_", 0) == 0 && e.path().extension() == ".hpp") {
+      std::ifstream f(e.path());
+      std::stringstream ss;
+      ss << f.rdbuf();
+      registrations += ss.str();
+    }
+  }
+  REQUIRE(!registrations.empty());
+  // the portability layer and shared helpers hold no launcher of their own
+  const std::vector<std::string> infrastructure{"common.cuh", "reduce.cuh", "activation.cuh", "glue_common.cuh"};
+  int kernels = 0;
+  for (const auto& e : fs::directory_iterator(src / "kernels")) {
+    const std::string n = e.path().filename().string();
+    if (e.path().extension() != ".cuh" || std::find(infrastructure.begin(), infrastructure.end(), n) != infrastructure.end())
+      continue;
+    ++kernels;
+    CHECK_MESSAGE(registrations.find("\"finepose/kernels/" + n + "\"") != std::string::npos,
+                  "kernels/" << n << " is included by no tests/cuda/ops_*.hpp: register its launchers");
+  }
+  CHECK(kernels >= 14);
+}
+#endif

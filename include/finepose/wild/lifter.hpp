@@ -148,10 +148,20 @@ class StreamingLifter {
 
   // xy: 17 x 2 pixels in H36M-17 order; scores: 17 values or nullptr (all confident).
   std::vector<LiftedFrame> push(const float* xy, const float* scores = nullptr) {
+    double xys[3 * J];
+    for (int j = 0; j < J; ++j) xys[3 * j] = xy[2 * j], xys[3 * j + 1] = xy[2 * j + 1], xys[3 * j + 2] = scores ? scores[j] : 1.0;
+    return push_xys(xys);
+  }
+
+  // One frame as read_keypoints / lift_sequence hold it: 17 x (x, y, score),
+  // pixels in double precision. This is the path from the file to the
+  // forward: the keypoints stay double until the window is normalised into
+  // the model's float input (run_window), the one precision change.
+  std::vector<LiftedFrame> push_xys(const double* xys) {
     FINEPOSE_CHECK(!flushed_, "lift: push() after flush(); start a new StreamingLifter for a new sequence");
     Frame fr;
     for (int j = 0; j < J; ++j) {
-      double x = xy[2 * j], y = xy[2 * j + 1], s = scores ? scores[j] : 1.0;
+      double x = xys[3 * j], y = xys[3 * j + 1], s = xys[3 * j + 2];
       if (!std::isfinite(x) || !std::isfinite(y) || !std::isfinite(s))
         fail("lift: frame ", pushed_, " joint ", j, " is not finite (NaN/Inf); mark a missing joint with score 0");
       if (hold_) {
@@ -340,14 +350,8 @@ inline Lifted lift_sequence(const FinePoseModel& model, const Tensor<double>& kp
   s.set_expected_frames(F);
   std::vector<LiftedFrame> frames;
   frames.reserve(size_t(F));
-  float xy[34], sc[17];
-  for (int64_t f = 0; f < F; ++f) {
-    for (int j = 0; j < 17; ++j) {
-      const double* p = filled.data() + (f * 17 + j) * 3;
-      xy[2 * j] = float(p[0]), xy[2 * j + 1] = float(p[1]), sc[j] = float(p[2]);
-    }
-    for (auto& lf : s.push(xy, sc)) frames.push_back(std::move(lf));
-  }
+  for (int64_t f = 0; f < F; ++f)
+    for (auto& lf : s.push_xys(filled.data() + f * 17 * 3)) frames.push_back(std::move(lf));
   for (auto& lf : s.flush()) frames.push_back(std::move(lf));
   FINEPOSE_CHECK(int64_t(frames.size()) == F, "lift: internal error: ", frames.size(), " frames out for ", F, " in");
   r.keypoints = std::move(filled);
