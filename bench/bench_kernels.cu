@@ -1,7 +1,7 @@
 // GPU microbenchmarks of the CUDA kernels at FinePOSE shapes (Google
 // Benchmark, timed with CUDA events: manual time = device time per launch).
 // Needs a device; without one it prints "skipped: no CUDA device" and exits 0.
-// Shapes: batch 4, 243 frames, 17 joints, width 512, 8 heads of 64.
+// Shapes: each registered op at its registration's benchmark shapes; the cuBLAS linear at batch 4, 243 frames, 17 joints, width 512.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -22,7 +22,7 @@ namespace fk = finepose::kernels;
 
 namespace {
 
-constexpr std::int64_t kB = 4, kF = 243, kJ = 17, kC = 512, kH = 8, kD = 64;
+constexpr std::int64_t kB = 4, kF = 243, kJ = 17, kC = 512;
 
 // Time `launch` with CUDA events; one iteration = one launch.
 template <class F>
