@@ -4,7 +4,7 @@
 # present and tested through the SIMT emulator; GPU tests skip without a device.
 # Then the hardening checks (HARDENING.md): the CPU suite (sanitize.sh --ci) under
 # ASan + UBSan + LeakSanitizer, the emulated CUDA kernels under ThreadSanitizer,
-# and every fuzzer for FUZZ_SECONDS (default 5) each. FINEPOSE_SKIP_HARDENING=1
+# and every fuzzer for FUZZ_SECONDS (default 3) each. FINEPOSE_SKIP_HARDENING=1
 # skips those three. Each phase's wall time is printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,5 +29,5 @@ phase "ctest (Release)" bash -c 'cd build && ctest --output-on-failure -j"$0" "$
 if [ "${FINEPOSE_SKIP_HARDENING:-0}" != 1 ]; then
   phase "ASan+UBSan+LSan suite (--ci)" bash tools/sanitize.sh --ci
   phase "TSan emulated kernels (--tsan)" bash tools/sanitize.sh --tsan
-  phase "fuzzers (fuzz.sh)" env FUZZ_SECONDS="${FUZZ_SECONDS:-5}" bash tools/fuzz.sh
+  phase "fuzzers (fuzz.sh)" env FUZZ_SECONDS="${FUZZ_SECONDS:-3}" bash tools/fuzz.sh
 fi

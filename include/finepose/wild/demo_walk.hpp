@@ -25,6 +25,11 @@ struct DemoWalkOptions {
   double radius_mm = 1500;     // of the walked circle
   double camera_distance_mm = 5500, camera_height_mm = 1500;
   double dropout = 0.02;       // fraction of joints reported with a low score (occlusion)
+  // Where on which circle (several walkers in one scene): the circle's centre
+  // relative to (0, camera_distance_mm), the angle at frame 0 (radians, 0 =
+  // right of the centre), and the sense (+1 or -1).
+  double centre_x_mm = 0, centre_z_mm = 0, start_angle = 0, direction = 1;
+  double stride_phase = 0;     // gait phase at frame 0 (radians)
   std::uint64_t seed = 1;
 };
 
@@ -111,12 +116,13 @@ inline DemoWalk make_demo_walk(const DemoWalkOptions& o = {}) {
   const TensorF noise = rng.normal({F, 17, 3});
   for (int64_t f = 0; f < F; ++f) {
     const double t = double(f) / o.fps;
-    const double phase = 2 * M_PI * stride_hz * t;
-    const double ang = speed * t / o.radius_mm;  // position on the circle
+    const double phase = 2 * M_PI * stride_hz * t + o.stride_phase;
+    const double ang = o.start_angle + o.direction * speed * t / o.radius_mm;  // position on the circle
     const std::vector<V3> body = demo_walk_pose(phase);
-    const V3 centre{o.radius_mm * std::cos(ang), -hip_h, o.camera_distance_mm + o.radius_mm * std::sin(ang)};
+    const V3 centre{o.centre_x_mm + o.radius_mm * std::cos(ang), -hip_h,
+                    o.camera_distance_mm + o.centre_z_mm + o.radius_mm * std::sin(ang)};
     // body frame (left, up, forward) is right-handed: left = up x forward
-    const V3 fwd{-std::sin(ang), 0, std::cos(ang)}, up{0, -1, 0};
+    const V3 fwd{-o.direction * std::sin(ang), 0, o.direction * std::cos(ang)}, up{0, -1, 0};
     const V3 left{-fwd.z, 0, fwd.x};
     for (int j = 0; j < 17; ++j) {
       const V3& b = body[size_t(j)];

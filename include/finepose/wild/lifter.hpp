@@ -33,6 +33,7 @@
 // Camera-space trajectories are reported only when intrinsics are given.
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -190,7 +191,7 @@ class StreamingLifter {
       run_window(next_start_, 0, 0, 0);
       covered_ = next_start_ + T_;
       next_start_ += T_ - overlap_;
-      emit_before(next_start_, out);
+      if (!deferred_) emit_before(next_start_, out);
     }
     return out;
   }
@@ -207,11 +208,46 @@ class StreamingLifter {
       run_window(start, before, T_ - n - before, next_start_);
       covered_ = pushed_;
     }
-    emit_before(pushed_, out);
+    if (!deferred_) emit_before(pushed_, out);
     next_start_ = pushed_;
     flushed_ = true;
     return out;
   }
+
+  // Deferred windows, for running several sequences' windows in one batched
+  // denoiser call (lift_sequences): after defer_windows(), push() and flush()
+  // only record each window's model input (WindowRequest) and return nothing;
+  // the caller samples every request (sample_windows), hands each its result
+  // with complete_window(), and takes all frames with take_frames(). The
+  // numbers are those of the immediate mode: the same inputs, the same
+  // per-window seeds.
+  struct WindowRequest {
+    TensorF x2d;           // [1, T, J, 2] the normalised model input
+    std::uint64_t seed = 0;
+    int64_t start = 0, pad_before = 0, frames = 0, min_frame = 0;
+    bool done = false;
+  };
+  void defer_windows() {
+    FINEPOSE_CHECK(pushed_ == 0, "lift: defer_windows() before the first push");
+    deferred_ = true;
+  }
+  std::vector<WindowRequest>& pending_windows() { return pending_; }
+  // last: the request's final-step x0, [H, T, J, 3] in the model's units.
+  void complete_window(size_t i, const float* last) {
+    FINEPOSE_CHECK(deferred_ && i < pending_.size() && !pending_[i].done, "lift: complete_window(", i, ") out of turn");
+    accumulate(pending_[i], last);
+    pending_[i].done = true;
+    pending_[i].x2d = TensorF();
+  }
+  std::vector<LiftedFrame> take_frames() {
+    FINEPOSE_CHECK(deferred_ && flushed_, "lift: take_frames() is for deferred windows, after flush()");
+    for (size_t i = 0; i < pending_.size(); ++i)
+      FINEPOSE_CHECK(pending_[i].done, "lift: take_frames() with window ", i, " not sampled");
+    std::vector<LiftedFrame> out;
+    emit_before(pushed_, out);
+    return out;
+  }
+  const LiftOptions& options() const { return opt_; }
 
   // The total number of windows a sequence of `frames` frames will take.
   int64_t windows_for(int64_t frames) const { return int64_t(plan_windows(frames, T_, overlap_).starts.size()); }
@@ -234,7 +270,23 @@ class StreamingLifter {
   // replicating the first/last frame into the padding, and accumulates into
   // frames >= min_frame.
   void run_window(int64_t start, int64_t pad_before, int64_t pad_after, int64_t min_frame) {
-    const int64_t n = T_ - pad_before - pad_after, H = opt_.hypotheses;
+    WindowRequest r = make_request(start, pad_before, pad_after, min_frame);
+    if (deferred_) {
+      pending_.push_back(std::move(r));
+      return;
+    }
+    SampleOptions so;
+    so.hypotheses = opt_.hypotheses, so.steps = opt_.steps, so.flip = opt_.flip;
+    so.seed = r.seed;
+    const TensorF out = model_.sample(r.x2d, {action_}, so);  // [1, K, H, T, J, 3]
+    accumulate(r, out.data() + (out.size(1) - 1) * opt_.hypotheses * T_ * J * 3);
+  }
+
+  WindowRequest make_request(int64_t start, int64_t pad_before, int64_t pad_after, int64_t min_frame) {
+    const int64_t n = T_ - pad_before - pad_after;
+    WindowRequest r;
+    r.start = start, r.pad_before = pad_before, r.frames = n, r.min_frame = min_frame;
+    r.seed = opt_.seed + std::uint64_t(windows_made_++) * 0x9E3779B97F4A7C15ull;
     TensorF x2d({1, T_, J, 2});
     for (int64_t t = 0; t < T_; ++t) {
       const int64_t f = start + std::min(std::max<int64_t>(t - pad_before, 0), n - 1);
@@ -245,12 +297,13 @@ class StreamingLifter {
         x2d.data()[(t * J + k) * 2 + 1] = float(fr.px[2 * src + 1] / w_ * 2 - double(h_) / w_);
       }
     }
-    SampleOptions so;
-    so.hypotheses = H, so.steps = opt_.steps, so.flip = opt_.flip;
-    so.seed = opt_.seed + std::uint64_t(windows_run_) * 0x9E3779B97F4A7C15ull;
-    const TensorF out = model_.sample(x2d, {action_}, so);  // [1, K, H, T, J, 3]
-    const int64_t K = out.size(1);
-    const float* last = out.data() + (K - 1) * H * T_ * J * 3;
+    r.x2d = std::move(x2d);
+    return r;
+  }
+
+  // Adds a window's final x0 ([H, T, J, 3], model units) into its frames, root-relative, in mm.
+  void accumulate(const WindowRequest& r, const float* last) {
+    const int64_t start = r.start, pad_before = r.pad_before, n = r.frames, min_frame = r.min_frame, H = opt_.hypotheses;
     const int root = threedhp_ ? pose::k3dhpRootJoint : pose::kH36mRootJoint;
     for (int64_t i = 0; i < n; ++i) {
       const int64_t f = start + i;
@@ -326,7 +379,10 @@ class StreamingLifter {
   std::deque<Frame> frames_;
   int64_t pushed_ = 0, emitted_ = 0, base_ = 0, next_start_ = 0, covered_ = 0, windows_run_ = 0;
   int64_t total_windows_ = 0;  // for progress reports (0: unknown)
+  int64_t windows_made_ = 0;   // window inputs made: the window's index in its seed
   bool flushed_ = false;
+  bool deferred_ = false;
+  std::vector<WindowRequest> pending_;
   double last_good_[J][2] = {};
   bool have_good_[J] = {};
 };
@@ -372,6 +428,117 @@ inline Lifted lift_sequence(const FinePoseModel& model, const Tensor<double>& kp
                       std::to_string(opt.min_score).substr(0, 4) + ") by temporal interpolation; longest gap " +
                       std::to_string(r.gaps.longest_gap) + " frames");
   return r;
+}
+
+// Samples deferred windows of several lifters (one model, the same LiftOptions
+// sampling settings) in batched denoiser calls: each window keeps its own
+// noise (drawn from its seed exactly as an unbatched call draws it), so the
+// result is the unbatched one. max_tokens bounds one call's batch
+// (windows x hypotheses x flip x frames x joints), and with it the memory.
+inline void sample_windows(const FinePoseModel& model, const std::vector<StreamingLifter*>& lifters,
+                           int64_t max_tokens = int64_t(1) << 17,
+                           const std::function<void(int64_t, int64_t)>& on_window = nullptr) {
+  if (lifters.empty()) return;
+  const LiftOptions& o = lifters[0]->options();
+  const int64_t H = o.hypotheses, T = lifters[0]->window(), J = StreamingLifter::J;
+  std::vector<std::pair<StreamingLifter*, size_t>> todo;
+  for (StreamingLifter* l : lifters) {
+    FINEPOSE_CHECK(l->options().hypotheses == H && l->options().steps == o.steps && l->options().flip == o.flip,
+                   "sample_windows: the lifters differ in hypotheses, steps or flip");
+    for (size_t i = 0; i < l->pending_windows().size(); ++i)
+      if (!l->pending_windows()[i].done) todo.push_back({l, i});
+  }
+  const int64_t per_window = H * (o.flip ? 2 : 1) * T * J;
+  const int64_t batch = std::max<int64_t>(1, std::min<int64_t>(64, max_tokens / per_window));
+  const int64_t n1 = H * T * J * 3, total = int64_t(todo.size());
+  for (int64_t b0 = 0; b0 < total; b0 += batch) {
+    const int64_t B = std::min(batch, total - b0), K = o.steps;
+    TensorF x2d({B, T, J, 2}), init({B, H, T, J, 3}), steps;
+    if (K > 1) steps = TensorF({K - 1, B, H, T, J, 3});
+    std::vector<std::string> actions;
+    for (int64_t b = 0; b < B; ++b) {
+      auto& [l, i] = todo[size_t(b0 + b)];
+      const auto& r = l->pending_windows()[i];
+      std::copy(r.x2d.data(), r.x2d.data() + T * J * 2, x2d.data() + b * T * J * 2);
+      NormalStream(r.seed, 0).fill(init.data() + b * n1, n1);  // as ddim_sample draws it for a batch of one
+      for (int64_t k = 0; k + 1 < K; ++k) NormalStream(r.seed, std::uint64_t(k) + 1).fill(steps.data() + (k * B + b) * n1, n1);
+      actions.push_back(l->action());
+    }
+    SampleOptions so;
+    so.hypotheses = H, so.steps = K, so.flip = o.flip;
+    so.noise_init = &init;
+    if (K > 1) so.noise_steps = &steps;
+    const TensorF out = model.sample(x2d, actions, so);  // [B, K, H, T, J, 3]
+    const int64_t Ko = out.size(1);
+    for (int64_t b = 0; b < B; ++b) {
+      auto& [l, i] = todo[size_t(b0 + b)];
+      l->complete_window(i, out.data() + (b * Ko + Ko - 1) * n1);
+    }
+    if (on_window) on_window(b0 + B, total);
+  }
+}
+
+// kps: sequences of (F_i, 17, 3) x, y (pixels), score in H36M-17 order (one
+// per person). Low-confidence joints are filled by temporal interpolation
+// first (reported in Lifted::gaps). Every person's windows run in shared,
+// batched denoiser calls; each result equals lifting that sequence alone
+// (lift_sequence) to float rounding.
+inline std::vector<Lifted> lift_sequences(const FinePoseModel& model, const std::vector<const Tensor<double>*>& kps,
+                                          int width, int height, const LiftOptions& opt = {}) {
+  // One person: the streaming lifter's own windows, unbatched, so that the numbers are
+  // lift_sequence's to the bit. Batched calls differ from them by float rounding only
+  // (the GEMMs sum in another order at another batch size: ~1e-5 mm).
+  if (kps.size() == 1) return {lift_sequence(model, *kps[0], width, height, opt)};
+  std::vector<Lifted> res(kps.size());
+  std::vector<std::unique_ptr<StreamingLifter>> lifters;
+  LiftOptions lo = opt;
+  lo.on_window = nullptr;  // progress is reported over all windows below
+  for (size_t p = 0; p < kps.size(); ++p) {
+    const Tensor<double>& kp = *kps[p];
+    FINEPOSE_CHECK(kp.dim() == 3 && kp.size(1) == 17 && kp.size(2) == 3, "lift: keypoints must be (F, 17, 3) x, y, score, got ",
+                   shape_str(kp.shape()));
+    const int64_t F = kp.size(0);
+    FINEPOSE_CHECK(F > 0, "lift: empty sequence (no frames)");
+    Tensor<double> filled = kp.contiguous().clone();
+    for (int64_t i = 0; i < filled.numel(); ++i)
+      if (!std::isfinite(filled.data()[i]))
+        fail("lift: keypoints frame ", i / 51, " joint ", (i / 3) % 17, " is not finite (NaN/Inf); mark a missing joint with score 0");
+    Lifted& r = res[p];
+    r.gaps = fill_gaps(filled, opt.min_score, pose::h36m17().joint_names);
+    lifters.push_back(std::make_unique<StreamingLifter>(model, width, height, lo, /*hold_low_confidence=*/false));
+    StreamingLifter& s = *lifters.back();
+    s.defer_windows();
+    for (int64_t f = 0; f < F; ++f) s.push_xys(filled.data() + f * 17 * 3);
+    s.flush();
+    r.keypoints = std::move(filled);
+  }
+  std::vector<StreamingLifter*> all;
+  for (auto& l : lifters) all.push_back(l.get());
+  sample_windows(model, all, int64_t(1) << 17, opt.on_window);
+  const int64_t H = opt.hypotheses;
+  for (size_t p = 0; p < kps.size(); ++p) {
+    Lifted& r = res[p];
+    StreamingLifter& s = *lifters[p];
+    const int64_t F = r.keypoints.size(0);
+    const std::vector<LiftedFrame> frames = s.take_frames();
+    FINEPOSE_CHECK(int64_t(frames.size()) == F, "lift: internal error: ", frames.size(), " frames out for ", F, " in");
+    r.poses = TensorF({F, 17, 3});
+    if (opt.keep_hypotheses) r.hypotheses = TensorF({F, H, 17, 3});
+    if (opt.intrinsics) r.trajectory = TensorF({F, 3});
+    for (int64_t f = 0; f < F; ++f) {
+      const auto& lf = frames[size_t(f)];
+      std::copy(lf.pose.begin(), lf.pose.end(), r.poses.data() + f * 51);
+      if (opt.keep_hypotheses) std::copy(lf.hypotheses.begin(), lf.hypotheses.end(), r.hypotheses.data() + f * H * 51);
+      if (opt.intrinsics) std::copy(lf.trajectory, lf.trajectory + 3, r.trajectory.data() + f * 3);
+    }
+    r.action = s.action();
+    r.notes = s.notes();
+    if (r.gaps.filled)
+      r.notes.push_back("filled " + std::to_string(r.gaps.filled) + " low-confidence joint positions (score < " +
+                        std::to_string(opt.min_score).substr(0, 4) + ") by temporal interpolation; longest gap " +
+                        std::to_string(r.gaps.longest_gap) + " frames");
+  }
+  return res;
 }
 
 }  // namespace finepose::wild

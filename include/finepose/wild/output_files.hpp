@@ -14,6 +14,7 @@
 #include "finepose/io/npz.hpp"
 #include "finepose/pose/skeleton.hpp"
 #include "finepose/wild/lifter.hpp"
+#include "finepose/wild/multi_person.hpp"
 
 namespace finepose::wild {
 
@@ -141,6 +142,128 @@ inline void save_lifted(const std::string& path, const LiftedSequence& s) {
     out += "\n";
     flush_chunk(false);
   }
+  flush_chunk(true);
+  file.commit();
+}
+
+
+// Several persons on one frame axis (infer --persons all). npz: poses_3d (P, F,
+// 17, 3) mm root-relative, present (P, F) bool, track_ids (P,) int64,
+// frame_index (F,), root_3d (P, F, 3) camera-space mm (with intrinsics),
+// keypoints_2d (P, F, 17, 2) / scores (P, F, 17) the lifted 2D, image_size;
+// absent frames hold zeros. JSON and CSV: one row per person and frame where
+// the person is present, ordered by frame, then person, with its track id.
+inline void save_multi_lifted(const std::string& path, const MultiLifted& m, int width, int height, const std::string& action,
+                              const std::vector<std::string>& notes) {
+  const std::string fmt = output_format_of(path);
+  const int64_t P = int64_t(m.track_ids.size()), F = m.frames;
+  const auto& names = pose::h36m17().joint_names;
+  for (int64_t i = 0; i < m.poses.numel(); ++i)
+    if (!std::isfinite(m.poses.data()[i])) fail("save '", path, "': poses_3d element ", i, " is not finite; nothing written");
+  if (m.root.defined())
+    for (int64_t i = 0; i < m.root.numel(); ++i)
+      if (!std::isfinite(m.root.data()[i])) fail("save '", path, "': root_3d element ", i, " is not finite; nothing written");
+  if (fmt == "npz") {
+    io::NpzMap z;
+    z["poses_3d"] = io::from_tensor(m.poses);
+    io::NdArray pres = io::from_tensor(m.present);
+    pres.dtype = io::DType::boolean;
+    z["present"] = pres;
+    z["track_ids"] = io::from_vector(m.track_ids);
+    std::vector<int64_t> idx(static_cast<size_t>(F));
+    for (int64_t f = 0; f < F; ++f) idx[size_t(f)] = m.first_frame + f;
+    z["frame_index"] = io::from_vector(idx);
+    if (m.root.defined()) z["root_3d"] = io::from_tensor(m.root);
+    TensorF kp({P, F, 17, 2}), sc({P, F, 17});
+    for (int64_t i = 0; i < P * F * 17; ++i) {
+      kp.data()[2 * i] = float(m.keypoints.data()[3 * i]);
+      kp.data()[2 * i + 1] = float(m.keypoints.data()[3 * i + 1]);
+      sc.data()[i] = float(m.keypoints.data()[3 * i + 2]);
+    }
+    z["keypoints_2d"] = io::from_tensor(kp);
+    z["scores"] = io::from_tensor(sc);
+    z["image_size"] = io::from_vector(std::vector<int64_t>{width, height});
+    io::save_npz(path, z);
+    return;
+  }
+  io::AtomicFile file(path);
+  std::string out;
+  char buf[48];
+  auto number = [&](double v) {
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    out += buf;
+  };
+  auto flush_chunk = [&](bool force) {
+    if (force || out.size() > (1u << 20)) file.write(out), out.clear();
+  };
+  if (fmt == "json") {
+    json::Value root = json::Value::object();
+    root["units"] = "mm";
+    root["root_relative"] = true;
+    root["skeleton"] = "h36m-17";
+    json::Value jn = json::Value::array();
+    for (const auto& n : names) jn.push_back(n);
+    root["joint_names"] = jn;
+    root["action"] = action;
+    root["image_size"] = json::Value::array({width, height});
+    json::Value ids = json::Value::array();
+    for (int64_t id : m.track_ids) ids.push_back(id);
+    root["track_ids"] = ids;
+    json::Value jnotes = json::Value::array();
+    for (const auto& n : notes) jnotes.push_back(n);
+    root["notes"] = jnotes;
+    root["frames"] = json::Value::array();
+    std::string head = json::dump(root);
+    FINEPOSE_CHECK(head.size() > 3 && head.compare(head.size() - 3, 3, "[]}") == 0, "save_multi_lifted: internal error in the JSON header");
+    out = head.substr(0, head.size() - 2);
+    bool first = true;
+    for (int64_t f = 0; f < F; ++f)
+      for (int64_t p = 0; p < P; ++p) {
+        if (!m.present.data()[p * F + f]) continue;
+        out += first ? "{\"frame\": " : ", {\"frame\": ";
+        first = false;
+        out += std::to_string(m.first_frame + f) + ", \"person\": " + std::to_string(m.track_ids[size_t(p)]) + ", \"pose\": [";
+        for (int j = 0; j < 17; ++j) {
+          const float* q = m.poses.data() + ((p * F + f) * 17 + j) * 3;
+          out += j ? ", [" : "[";
+          for (int c = 0; c < 3; ++c) {
+            if (c) out += ", ";
+            number(double(q[c]));
+          }
+          out += "]";
+        }
+        out += "]";
+        if (m.root.defined()) {
+          const float* t = m.root.data() + (p * F + f) * 3;
+          out += ", \"root_3d\": [";
+          for (int c = 0; c < 3; ++c) {
+            if (c) out += ", ";
+            out += json::detail::format_double(double(t[c]));
+          }
+          out += "]";
+        }
+        out += "}";
+        flush_chunk(false);
+      }
+    out += "]}\n";
+    flush_chunk(true);
+    file.commit();
+    return;
+  }
+  out = "frame,person";
+  for (const auto& n : names) out += "," + n + "_x," + n + "_y," + n + "_z";
+  if (m.root.defined()) out += ",root_camera_x,root_camera_y,root_camera_z";
+  out += "\n";
+  for (int64_t f = 0; f < F; ++f)
+    for (int64_t p = 0; p < P; ++p) {
+      if (!m.present.data()[p * F + f]) continue;
+      out += std::to_string(m.first_frame + f) + "," + std::to_string(m.track_ids[size_t(p)]);
+      for (int i = 0; i < 51; ++i) out += ',', number(double(m.poses.data()[(p * F + f) * 51 + i]));
+      if (m.root.defined())
+        for (int c = 0; c < 3; ++c) out += ',', number(double(m.root.data()[(p * F + f) * 3 + c]));
+      out += "\n";
+      flush_chunk(false);
+    }
   flush_chunk(true);
   file.commit();
 }
