@@ -9,21 +9,111 @@
 #include "finepose/model/default_model.hpp"
 #include "finepose/model/model_file.hpp"
 #include "finepose/wild/keypoint_input.hpp"
+#include "finepose/wild/multi_person.hpp"
 #include "finepose/wild/output_files.hpp"
 #include "progress.hpp"
 
 namespace finepose::cli {
 
+inline bool quiet_of(const Args& a) { return a.has("quiet") || a.has("json"); }
+
+// infer --persons all: every track lifted in shared batched calls, one file.
+inline int infer_all_persons(const Args& a, const std::string& kp_path, wild::InputFormat format,
+                             std::optional<pose::KeypointLayout> layout, const wild::ReadOptions& ro, const std::string& model_path,
+                             const std::string& out_path, int width, int height, wild::LiftOptions opt, bool quiet) {
+  wild::PersonsOptions po;
+  po.read = ro;
+  po.retrack = a.has("retrack");
+  po.tracker.min_score = opt.min_score;
+  const wild::PersonsInput in = wild::read_persons(kp_path, format, layout, po);
+  if (width <= 0) width = int(in.image_width);
+  if (height <= 0) height = int(in.image_height);
+  if (width <= 0 || height <= 0) {
+    std::fprintf(stderr, "finepose infer: usage error: give --width and --height (the video's size in pixels): the model "
+                         "expects keypoints normalised by the image width\n");
+    return 2;
+  }
+  ModelFileOptions mo;
+  if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
+  FinePoseModel model = load_model(model_path, mo);
+  if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+  Progress clock("lifting", 0, true);
+  std::unique_ptr<Progress> bar;
+  opt.on_window = [&](int64_t done, int64_t total) {
+    if (!bar) bar = std::make_unique<Progress>("lifting windows (all persons)", total, quiet);
+    bar->update(done);
+  };
+  const wild::MultiLifted m = wild::lift_persons(model, in, width, height, opt);
+  if (bar) bar->finish();
+  std::vector<std::string> notes = in.notes;
+  for (size_t p = 0; p < m.persons.size(); ++p) {
+    const std::string who = "person " + std::to_string(m.track_ids[p]) + ": ";
+    if (in.persons[p].missing_frames)
+      notes.push_back(who + std::to_string(in.persons[p].missing_frames) + " frames without a detection were interpolated");
+    for (const auto& n : in.persons[p].notes) notes.push_back(who + n);
+  }
+  // the lifter's own notes (label, J-Agg camera) are the same for everybody: once
+  for (const auto& n : m.persons[0].notes)
+    if (n.rfind("filled ", 0) != 0) notes.push_back(n);
+  int64_t filled = 0;
+  for (const auto& l : m.persons) filled += l.gaps.filled;
+  if (filled) notes.push_back("filled " + std::to_string(filled) + " low-confidence joint positions by temporal interpolation");
+  wild::save_multi_lifted(out_path, m, width, height, m.persons[0].action, notes);
+  const int64_t P = int64_t(m.track_ids.size());
+  if (a.has("json")) {
+    json::Value s = json::Value::object();
+    s["out"] = out_path;
+    s["model"] = model_path;
+    s["persons"] = P;
+    json::Value ids = json::Value::array(), fr = json::Value::array();
+    for (size_t p = 0; p < m.track_ids.size(); ++p) ids.push_back(m.track_ids[p]), fr.push_back(m.persons[p].poses.size(0));
+    s["track_ids"] = ids;
+    s["person_frames"] = fr;
+    s["frames"] = m.frames;
+    s["tracked"] = in.tracked;
+    if (in.tracked) {
+      json::Value t = json::Value::object();
+      t["tracks"] = in.tracking.tracks;
+      t["reassociations"] = in.tracking.reassociations;
+      t["frames_bridged"] = in.tracking.frames_bridged;
+      t["duplicates_suppressed"] = in.tracking.duplicates_suppressed;
+      t["blips_dropped"] = in.tracking.blips_dropped;
+      t["short_tracks_dropped"] = in.tracking.short_tracks_dropped;
+      s["tracking"] = t;
+    }
+    s["source_layout"] = pose::layout_name(in.source_layout);
+    s["action"] = m.persons[0].action;
+    s["filled_joints"] = filled;
+    s["seconds"] = clock.elapsed();
+    json::Value jn = json::Value::array();
+    for (const auto& n : notes) jn.push_back(n);
+    s["notes"] = jn;
+    std::printf("%s\n", json::dump(s).c_str());
+  } else if (!a.has("quiet")) {
+    std::fprintf(stderr, "persons: %lld (%s), frames %lld..%lld (%s keypoints)\n", (long long)P,
+                 in.tracked ? "tracked" : "the file's track ids", (long long)m.first_frame, (long long)(m.first_frame + m.frames - 1),
+                 pose::layout_name(in.source_layout));
+    for (const auto& n : notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+    std::fprintf(stderr, "wrote %s in %.1f s\n", out_path.c_str(), clock.elapsed());
+  }
+  return 0;
+}
+
 inline int cmd_infer(int argc, char** argv) {
   Args a("infer",
-         "[--model FILE] --keypoints FILE [--format coco-json|openpose-json|halpe-json|csv|npz] --width W --height H "
+         "[--model FILE] --keypoints FILE [--format coco-json|openpose-json|halpe-json|csv|npz] --width W --height H [--persons longest|all|ID] "
          "[--action NAME|auto] [--hypotheses H --steps K --flip] [--aggregate j-agg|p-agg] [--keep-hypotheses] --out FILE.npz|.json|.csv",
          {{"model", "FILE", std::string("model: finepose .safetensors or official .bin/.pth checkpoint (default: the shipped ") +
                                 kDefaultModelFile + ", found beside the binary, in the install prefix's share/finepose/models or the build's source tree; $FINEPOSE_MODEL overrides)"},
           {"keypoints", "FILE", "2D keypoints: COCO results / MMPose / AlphaPose JSON, OpenPose JSON (file or directory), CSV, npz"},
           {"format", "F", "coco-json, openpose-json, halpe-json, csv or npz (default: from the file name and content)"},
           {"layout", "L", "joint layout of the keypoints: coco17, halpe26, body25, coco18, h36m17 (default: from the joint count; 17 = coco17, npz: h36m17)"},
-          {"track", "ID", "follow this track/person id (default: the longest track, or the best person per frame)"},
+          {"persons", "longest|all|ID", "who is lifted: longest (default: the longest track, or the best person per frame when "
+                                         "the file has no ids), all (every person: tracked when the file has no ids; npz poses_3d (P,F,17,3), "
+                                         "present (P,F), track_ids (P,), root_3d (P,F,3) with --intrinsics; JSON/CSV rows carry a person id), "
+                                         "or one track id"},
+          {"track", "ID", "the same as --persons ID (kept for older scripts)"},
+          {"retrack", "", "with --persons all: track people even when the file has ids (ids that switch between people)"},
           {"width", "W", "image width in pixels (needed to normalise the keypoints as the model was trained)"},
           {"height", "H", "image height in pixels"},
           {"action", "NAME|auto", "Human3.6M action label for the text prompt (Walking, Sitting, ...); auto/none: \"Waiting\". "
@@ -51,6 +141,7 @@ inline int cmd_infer(int argc, char** argv) {
   wild::InputFormat format;
   std::optional<pose::KeypointLayout> layout;
   std::optional<int64_t> track;
+  bool all_persons = false;
   wild::LiftOptions opt;
   wild::ReadOptions ro;
   int width = 0, height = 0;
@@ -68,6 +159,16 @@ inline int cmd_infer(int argc, char** argv) {
     format = wild::input_format_from_name(a.get("format"));
     if (a.has("layout")) layout = pose::layout_from_name(a.get("layout"));
     if (a.has("track")) track = a.get_int_in("track", -1, 0, wild::kMaxFrameIndex);
+    if (a.has("persons")) {
+      const std::string p = a.get("persons");
+      FINEPOSE_CHECK(!(a.has("track") && p != a.get("track")), "infer: --track ", a.get("track"), " and --persons ", p,
+                     " disagree (--track ID is --persons ID)");
+      if (p == "all") all_persons = true;
+      else if (p != "longest") track = a.get_int_in("persons", -1, 0, wild::kMaxFrameIndex);
+    }
+    FINEPOSE_CHECK(!a.has("retrack") || all_persons, "infer: --retrack needs --persons all");
+    FINEPOSE_CHECK(!(all_persons && a.has("keep-hypotheses")), "infer: --keep-hypotheses is for one person; "
+                   "with --persons all lift a person alone (--persons ID) to keep its hypotheses");
     width = int(a.get_int_in("width", 0, 1, wild::kMaxImageSide));
     height = int(a.get_int_in("height", 0, 1, wild::kMaxImageSide));
     opt.action = a.get("action", "auto");
@@ -100,11 +201,13 @@ inline int cmd_infer(int argc, char** argv) {
     std::fprintf(stderr, "finepose infer: usage error: %s\n", e.what());
     return 2;
   }
-  const bool quiet = a.has("quiet") || a.has("json");
+  const bool quiet = quiet_of(a);
 
   // keypoints first: a bad input file is reported before the model is loaded
   io::check_output_path("infer", out_path, {kp_path, model_path, a.get("vocab"), a.get("config")});
-  wild::KeypointInput in = wild::read_keypoints(kp_path, format, layout, track, ro);
+  if (all_persons) return infer_all_persons(a, kp_path, format, layout, ro, model_path, out_path, width, height, opt, quiet_of(a));
+  const wild::DetectionSet file_set = wild::read_detections(kp_path, format, layout);
+  wild::KeypointInput in = wild::keypoints_of_person(file_set, track, ro);
   // an npz may carry image_size (e.g. our own outputs)
   if (width <= 0) width = int(in.image_width);
   if (height <= 0) height = int(in.image_height);
@@ -134,6 +237,17 @@ inline int cmd_infer(int argc, char** argv) {
   if (in.missing_frames)
     seq.lifted.notes.push_back(std::to_string(in.missing_frames) + " frames had no detection of the person and were interpolated");
   for (const auto& n : in.notes) seq.lifted.notes.push_back(n);
+  if (!track) {
+    // a file with several people: say so, and how to lift them all
+    const int64_t tracks = file_set.has_track_ids() ? int64_t(wild::tracks_by_first_appearance(file_set).size()) : 0;
+    const int64_t most = wild::max_people_per_frame(file_set);
+    if (tracks > 1)
+      seq.lifted.notes.push_back("the file holds " + std::to_string(tracks) + " tracks; lifted one (" + in.person +
+                                 "); --persons all lifts every person");
+    else if (most > 1)
+      seq.lifted.notes.push_back("the file has several people in a frame (up to " + std::to_string(most) +
+                                 " detections) and no track ids; lifted the best one per frame; --persons all tracks and lifts every person");
+  }
   save_lifted(out_path, seq);
   const int64_t F = seq.lifted.poses.size(0);
   if (a.has("json")) {

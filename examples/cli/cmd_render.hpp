@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include <spawn.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "finepose/render/gif.hpp"
 #include "finepose/render/png.hpp"
 #include "finepose/render/pose_view.hpp"
+#include "finepose/render/scene_view.hpp"
 #include "finepose/wild/keypoint_input.hpp"
 #include "progress.hpp"
 
@@ -163,35 +165,64 @@ inline int cmd_render(int argc, char** argv) {
     if (it == arrays.end()) fail(poses_path, ": no array '", n, "' (expected the output of finepose infer)");
     return io::to_tensor<float>(it->second, poses_path + ":" + n);
   };
-  render::SequenceDrawing d;
-  d.poses = need("poses_3d");
-  FINEPOSE_CHECK(d.poses.dim() == 3 && d.poses.size(1) == 17 && d.poses.size(2) == 3, poses_path, ": poses_3d has shape ",
-                 shape_str(d.poses.shape()), ", expected (F, 17, 3)");
-  const int64_t F = d.poses.size(0);
-  FINEPOSE_CHECK(F > 0, poses_path, ": poses_3d has no frames");
-  // every auxiliary array must match poses_3d frame for frame (PoseRenderer checks the shapes)
-  if (arrays.count("hypotheses") && !a.has("no-hypotheses")) d.hypotheses = need("hypotheses");
-  if (a.has("keypoints")) {
-    std::optional<pose::KeypointLayout> layout;
-    std::optional<int64_t> track;
-    if (a.has("layout")) layout = pose::layout_from_name(a.get("layout"));
-    if (a.has("track")) track = a.get_int_in("track", -1, 0, wild::kMaxFrameIndex);
-    auto in = wild::read_keypoints(a.get("keypoints"), wild::input_format_from_name(a.get("format")), layout, track);
-    FINEPOSE_CHECK(in.kp.size(0) == F, "render: --keypoints has ", in.kp.size(0), " frames, the poses ", F);
-    d.keypoints = TensorF({F, 17, 2});
-    d.scores = TensorF({F, 17});
-    for (int64_t i = 0; i < F * 17; ++i) {
-      d.keypoints.data()[2 * i] = float(in.kp.data()[3 * i]);
-      d.keypoints.data()[2 * i + 1] = float(in.kp.data()[3 * i + 1]);
-      d.scores.data()[i] = float(in.kp.data()[3 * i + 2]);
+  // several persons (infer --persons all): one scene; one person: the sequence view
+  const TensorF poses = need("poses_3d");
+  std::unique_ptr<render::PoseRenderer> one;
+  std::unique_ptr<render::SceneRenderer> scene;
+  if (poses.dim() == 4) {
+    FINEPOSE_CHECK(!a.has("keypoints"), "render: --keypoints is for one person; a multi-person poses file carries its 2D");
+    render::SceneDrawing d;
+    d.poses = poses;
+    auto it = arrays.find("present");
+    if (it == arrays.end()) fail(poses_path, ": poses_3d is (P, F, 17, 3) but there is no 'present' (P, F)");
+    d.present = io::to_tensor<uint8_t>(it->second, poses_path + ":present");
+    it = arrays.find("track_ids");
+    if (it == arrays.end()) fail(poses_path, ": poses_3d is (P, F, 17, 3) but there is no 'track_ids' (P,)");
+    d.track_ids = io::to_tensor<int64_t>(it->second, poses_path + ":track_ids").to_vector();
+    if (arrays.count("root_3d")) d.root = need("root_3d");
+    if (arrays.count("keypoints_2d")) d.keypoints = need("keypoints_2d");
+    d.view = view;
+    d.panel = panel;
+    scene = std::make_unique<render::SceneRenderer>(d);
+  } else {
+    FINEPOSE_CHECK(poses.dim() == 3 && poses.size(1) == 17 && poses.size(2) == 3, poses_path, ": poses_3d has shape ",
+                   shape_str(poses.shape()), ", expected (F, 17, 3) or (P, F, 17, 3)");
+    render::SequenceDrawing d;
+    d.poses = poses;
+    const int64_t F = d.poses.size(0);
+    FINEPOSE_CHECK(F > 0, poses_path, ": poses_3d has no frames");
+    // every auxiliary array must match poses_3d frame for frame (PoseRenderer checks the shapes)
+    if (arrays.count("hypotheses") && !a.has("no-hypotheses")) d.hypotheses = need("hypotheses");
+    if (a.has("keypoints")) {
+      std::optional<pose::KeypointLayout> layout;
+      std::optional<int64_t> track;
+      if (a.has("layout")) layout = pose::layout_from_name(a.get("layout"));
+      if (a.has("track")) track = a.get_int_in("track", -1, 0, wild::kMaxFrameIndex);
+      auto in = wild::read_keypoints(a.get("keypoints"), wild::input_format_from_name(a.get("format")), layout, track);
+      FINEPOSE_CHECK(in.kp.size(0) == F, "render: --keypoints has ", in.kp.size(0), " frames, the poses ", F);
+      d.keypoints = TensorF({F, 17, 2});
+      d.scores = TensorF({F, 17});
+      for (int64_t i = 0; i < F * 17; ++i) {
+        d.keypoints.data()[2 * i] = float(in.kp.data()[3 * i]);
+        d.keypoints.data()[2 * i + 1] = float(in.kp.data()[3 * i + 1]);
+        d.scores.data()[i] = float(in.kp.data()[3 * i + 2]);
+      }
+    } else if (arrays.count("keypoints_2d")) {
+      d.keypoints = need("keypoints_2d");
+      if (arrays.count("scores")) d.scores = need("scores");
     }
-  } else if (arrays.count("keypoints_2d")) {
-    d.keypoints = need("keypoints_2d");
-    if (arrays.count("scores")) d.scores = need("scores");
+    d.view = view;
+    d.panel = panel;
+    one = std::make_unique<render::PoseRenderer>(d);
   }
-  d.view = view;
-  d.panel = panel;
-  render::PoseRenderer r(d);
+  struct Frames {
+    const render::PoseRenderer* one;
+    const render::SceneRenderer* scene;
+    int width() const { return one ? one->width() : scene->width(); }
+    int height() const { return one ? one->height() : scene->height(); }
+    render::Image frame(int64_t f) const { return one ? one->frame(f) : scene->frame(f); }
+  } r{one.get(), scene.get()};
+  const int64_t F = one ? one->frames() : scene->frames();
 
   std::vector<int64_t> frames;
   if (only >= 0) {

@@ -14,6 +14,7 @@
 // below LiftOptions::min_score as missing, which are filled by temporal
 // interpolation. Detector files (COCO/MMPose/AlphaPose JSON, OpenPose JSON,
 // CSV, npz) are read and converted to that order by finepose::read_keypoints.
+// Several people: finepose::read_persons(path) then model.lift_persons(...).
 // Any sequence length works (sliding windows with blending); for live input
 // use Model::stream() (bounded latency). See wild/lifter.hpp for the
 // options (action label, hypotheses, steps, flip, J-Agg / P-Agg, intrinsics).
@@ -25,6 +26,7 @@
 #include "finepose/version.hpp"
 #include "finepose/wild/keypoint_input.hpp"
 #include "finepose/wild/lifter.hpp"
+#include "finepose/wild/multi_person.hpp"
 
 namespace finepose {
 
@@ -32,6 +34,11 @@ using LiftOptions = wild::LiftOptions;
 using Lifted = wild::Lifted;
 using StreamingLifter = wild::StreamingLifter;
 using wild::read_keypoints;
+// Several people: read_persons (tracks from the file's ids, or tracked), Model::lift_persons.
+using PersonsInput = wild::PersonsInput;
+using PersonsOptions = wild::PersonsOptions;
+using MultiLifted = wild::MultiLifted;
+using wild::read_persons;
 
 class Model {
  public:
@@ -68,6 +75,13 @@ class Model {
   // (F, 17, 3) x, y, score in H36M-17 order, as read_keypoints gives.
   Lifted lift(const Tensor<double>& keypoints, int width, int height, const LiftOptions& opt = {}) const {
     return wild::lift_sequence(get(), keypoints, width, height, opt);
+  }
+
+  // Every person of a detection set (read_persons): per-track results and
+  // one frame axis (MultiLifted::poses (P, F, 17, 3), present, root with
+  // intrinsics); all tracks share batched denoiser calls.
+  MultiLifted lift_persons(const PersonsInput& persons, int width, int height, const LiftOptions& opt = {}) const {
+    return wild::lift_persons(get(), persons, width, height, opt);
   }
 
   // Frame-by-frame lifting with at most window() - 1 frames of latency.

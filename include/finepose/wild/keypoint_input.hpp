@@ -18,10 +18,9 @@ struct KeypointInput {
   int64_t image_width = 0, image_height = 0;  // when the file says (an npz's image_size); 0 = unknown
 };
 
-inline KeypointInput read_keypoints(const std::string& path, InputFormat format = InputFormat::auto_detect,
-                                    std::optional<KeypointLayout> layout = std::nullopt,
-                                    std::optional<int64_t> track = std::nullopt, const ReadOptions& opt = {}) {
-  const DetectionSet set = read_detections(path, format, layout);
+// One person (select_person) of a detection set, in H36M-17 order.
+inline KeypointInput keypoints_of_person(const DetectionSet& set, std::optional<int64_t> track = std::nullopt,
+                                         const ReadOptions& opt = {}) {
   PersonTrack t = select_person(set, track, opt);
   KeypointInput in;
   in.kp = pose::to_h36m17(t.kp, set.layout);
@@ -32,6 +31,12 @@ inline KeypointInput read_keypoints(const std::string& path, InputFormat format 
   in.notes = t.notes;
   in.image_width = set.image_width, in.image_height = set.image_height;
   return in;
+}
+
+inline KeypointInput read_keypoints(const std::string& path, InputFormat format = InputFormat::auto_detect,
+                                    std::optional<KeypointLayout> layout = std::nullopt,
+                                    std::optional<int64_t> track = std::nullopt, const ReadOptions& opt = {}) {
+  return keypoints_of_person(read_detections(path, format, layout), track, opt);
 }
 
 }  // namespace finepose::wild

@@ -80,15 +80,8 @@ inline PersonsInput persons_from_set(const DetectionSet& file_set, const Persons
                    "); a track needs ", to.confirm_frames, " consecutive frames and ", to.min_track_frames, " detections");
   }
   for (int64_t id : tracks_by_first_appearance(*set)) {
-    PersonTrack t = select_person(*set, id, opt.read);
-    KeypointInput in;
-    in.kp = pose::to_h36m17(t.kp, set->layout);
-    in.first_frame = t.first_frame;
-    in.missing_frames = t.missing_frames;
-    in.source_layout = set->layout;
-    in.person = r.tracked ? "tracked person " + std::to_string(id) : t.how;
-    in.notes = t.notes;
-    in.image_width = set->image_width, in.image_height = set->image_height;
+    KeypointInput in = keypoints_of_person(*set, id, opt.read);
+    if (r.tracked) in.person = "tracked person " + std::to_string(id);
     r.persons.push_back(std::move(in));
     r.track_ids.push_back(id);
   }

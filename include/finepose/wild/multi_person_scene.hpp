@@ -17,6 +17,8 @@
 // camera space relative to the true distance.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <string>
 #include <map>
 #include <vector>
 
@@ -254,6 +256,28 @@ inline DetectionSet scene_person_detections(const WalkerScene& sc, int64_t perso
   for (size_t i = 0; i < sc.detections.dets.size(); ++i)
     if (sc.truth[i] == person) d.dets.push_back(sc.detections.dets[i]);
   return d;
+}
+
+
+// COCO results JSON of a detection set, as a detector without tracking writes
+// it (image ids "000123.jpg"; a track_id only where the set has one).
+inline std::string detections_coco_json(const DetectionSet& set) {
+  std::string out = "[\n";
+  char buf[64];
+  for (size_t i = 0; i < set.dets.size(); ++i) {
+    const Detection& d = set.dets[i];
+    std::snprintf(buf, sizeof buf, "%06lld.jpg", (long long)d.frame);
+    out += "{\"image_id\": \"" + std::string(buf) + "\", \"category_id\": 1, ";
+    if (d.track >= 0) out += "\"track_id\": " + std::to_string(d.track) + ", ";
+    out += "\"keypoints\": [";
+    for (int64_t k = 0; k < set.joints; ++k) {
+      std::snprintf(buf, sizeof buf, "%s%.2f, %.2f, %.3f", k ? ", " : "", d.kp[size_t(3 * k)], d.kp[size_t(3 * k + 1)],
+                    d.kp[size_t(3 * k + 2)]);
+      out += buf;
+    }
+    out += i + 1 < set.dets.size() ? "]},\n" : "]}\n";
+  }
+  return out + "]\n";
 }
 
 }  // namespace finepose::wild
