@@ -10,6 +10,7 @@
 #include "finepose/model/default_model.hpp"
 #include "finepose/model/model_file.hpp"
 #include "finepose/wild/multi_person_scene.hpp"
+#include "finepose/wild/persons_stream.hpp"
 #include "wild_test_model.hpp"
 
 using namespace finepose;
@@ -247,4 +248,61 @@ TEST_CASE("one person, no ids: the same numbers as the single-person path") {
   const auto ml = wild::lift_persons(m, in, 1000, 1000, o);
   const auto ref = wild::lift_sequence(m, pose::to_h36m17(t.kp, pose::KeypointLayout::coco17), 1000, 1000, o);
   CHECK(ml.poses.reshape({ml.frames, 17, 3}).to_vector() == ref.poses.to_vector());
+}
+
+TEST_CASE("live: PersonsStream follows people appearing and disappearing, every frame out once") {
+  const FinePoseModel m = shipped_model();
+  const wild::WalkerScene sc = wild::make_walker_scene();
+  wild::LiftOptions o;
+  o.aggregation = wild::Aggregation::p_agg;
+  wild::PersonsStream st(m, sc.opt.width, sc.opt.height, pose::KeypointLayout::coco17, o);
+  std::map<int64_t, std::map<int64_t, int64_t>> ids_of;  // true person -> id -> detections
+  std::map<int64_t, std::vector<int64_t>> frames_of;     // id -> frames out, in order
+  std::map<std::pair<int64_t, int64_t>, std::vector<float>> pose_of;  // (id, frame) -> pose
+  size_t i = 0;
+  int64_t max_late = 0;
+  auto take = [&](std::vector<wild::PersonFrame> v, int64_t now) {
+    for (auto& pf : v) {
+      frames_of[pf.person].push_back(pf.frame);
+      pose_of[{pf.person, pf.frame}] = pf.lifted.pose;
+      max_late = std::max(max_late, now - pf.frame);
+    }
+  };
+  for (int64_t f = 0; f < sc.opt.frames; ++f) {
+    std::vector<wild::Detection> dets;
+    std::vector<int64_t> who;
+    for (; i < sc.detections.dets.size() && sc.detections.dets[i].frame == f; ++i)
+      dets.push_back(sc.detections.dets[i]), who.push_back(sc.truth[i]);
+    take(st.push(f, dets), f);
+    for (size_t k = 0; k < dets.size(); ++k)
+      if (who[k] >= 0 && st.last_ids()[k] >= 0) ++ids_of[who[k]][st.last_ids()[k]];
+  }
+  take(st.flush(), sc.opt.frames);
+  CHECK(st.persons_active() == 0);
+  MESSAGE(st.persons_seen(), " persons seen live; ", st.tracking().summary(), "; latest frame out ", max_late, " frames late");
+  std::set<int64_t> ids;
+  for (int64_t p = 0; p < 4; ++p) {
+    REQUIRE(ids_of[p].size() == 1);  // one id per person, no switch
+    const int64_t id = ids_of[p].begin()->first;
+    ids.insert(id);
+    // every frame from the person's first to its last detection came out once, in order
+    const auto& fr = frames_of[id];
+    REQUIRE(!fr.empty());
+    for (size_t k = 1; k < fr.size(); ++k) CHECK(fr[k] == fr[k - 1] + 1);
+    int64_t detected = 0, first = -1, last = -1;
+    for (int64_t f = 0; f < sc.opt.frames; ++f)
+      if (sc.persons[size_t(p)].detected[size_t(f)]) {
+        ++detected;
+        if (first < 0) first = f;
+        last = f;
+      }
+    CHECK(fr.front() == first);
+    CHECK(fr.back() >= last - 1);
+    CHECK(double(fr.size()) >= 0.95 * double(detected));
+  }
+  CHECK(ids.size() == 4);
+  // persons from blips are short: anything beyond the four lasted at most a few frames
+  for (const auto& [id, fr] : frames_of)
+    if (!ids.count(id)) CHECK(fr.size() <= 10);
+  CHECK(max_late <= m.config().frames + 30);  // the lifter's window plus the longest bridged gap
 }

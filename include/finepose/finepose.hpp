@@ -27,6 +27,7 @@
 #include "finepose/wild/keypoint_input.hpp"
 #include "finepose/wild/lifter.hpp"
 #include "finepose/wild/multi_person.hpp"
+#include "finepose/wild/persons_stream.hpp"
 
 namespace finepose {
 
@@ -39,6 +40,7 @@ using PersonsInput = wild::PersonsInput;
 using PersonsOptions = wild::PersonsOptions;
 using MultiLifted = wild::MultiLifted;
 using wild::read_persons;
+using PersonsStream = wild::PersonsStream;  // live: detections frame by frame, people appearing and disappearing
 
 class Model {
  public:
@@ -82,6 +84,11 @@ class Model {
   // intrinsics); all tracks share batched denoiser calls.
   MultiLifted lift_persons(const PersonsInput& persons, int width, int height, const LiftOptions& opt = {}) const {
     return wild::lift_persons(get(), persons, width, height, opt);
+  }
+
+  // Live multi-person lifting (persons_stream.hpp): push each frame's detections, get every person's frames.
+  PersonsStream stream_persons(int width, int height, pose::KeypointLayout layout, const LiftOptions& opt = {}) const {
+    return PersonsStream(get(), width, height, layout, opt);
   }
 
   // Frame-by-frame lifting with at most window() - 1 frames of latency.
