@@ -133,3 +133,40 @@ TEST_CASE("infer --persons all on a one-person file: P = 1 and the default's num
   CHECK(r.rc != 0);
   CHECK(r.out.find("no track ids") != std::string::npos);
 }
+
+TEST_CASE("infer --persons: bad values and hostile files give a clear error, never a crash or a file") {
+  if (!have_cli()) return;
+  Workspace w;
+  const std::string common = "infer --model " + w.model + " --width 1920 --height 1080 ";
+  test::CliRun r = test::run_cli(common + "--keypoints " + w.scene + " --persons everybody --out " + w.p("x.npz") + " 2>&1");
+  CHECK(r.rc == 2);
+  CHECK(r.out.find("persons") != std::string::npos);
+  r = test::run_cli(common + "--keypoints " + w.scene + " --persons 1 --track 2 --out " + w.p("x.npz") + " 2>&1");
+  CHECK(r.rc == 2);
+  // 300 people in one frame: refused by name, not a cubic assignment that never ends
+  wild::DetectionSet crowd;
+  crowd.joints = 17;
+  for (int64_t f = 0; f < 3; ++f)
+    for (int p = 0; p < 300; ++p) {
+      wild::Detection d;
+      d.frame = f;
+      for (int j = 0; j < 17; ++j) d.kp.insert(d.kp.end(), {double(p * 6 + j % 3), double(j * 10 + f), 0.9});
+      crowd.dets.push_back(d);
+    }
+  io::write_file(w.p("crowd.json"), wild::detections_coco_json(crowd));
+  r = test::run_cli(common + "--keypoints " + w.p("crowd.json") + " --persons all --out " + w.p("x.npz") + " 2>&1");
+  CHECK(r.rc == 1);
+  CHECK(r.out.find("300 people") != std::string::npos);
+  // blips only: no person can be tracked
+  wild::DetectionSet blip;
+  blip.joints = 17;
+  wild::Detection d;
+  d.frame = 5;
+  for (int j = 0; j < 17; ++j) d.kp.insert(d.kp.end(), {100.0 + j, 100.0 + 5 * j, 0.9});
+  blip.dets.push_back(d);
+  io::write_file(w.p("blip.json"), wild::detections_coco_json(blip));
+  r = test::run_cli(common + "--keypoints " + w.p("blip.json") + " --persons all --out " + w.p("x.npz") + " 2>&1");
+  CHECK(r.rc == 1);
+  CHECK(r.out.find("no person could be tracked") != std::string::npos);
+  CHECK(!fs::exists(w.p("x.npz")));
+}

@@ -120,7 +120,9 @@ inline MultiLifted lift_persons(const FinePoseModel& model, const PersonsInput& 
     hi = std::max(hi, p.first_frame + p.kp.size(0));
   }
   const int64_t P = int64_t(in.persons.size()), F = hi - lo;
-  FINEPOSE_CHECK(F <= int64_t(1) << 24, "lift: the persons span ", F, " frames, more than 2^24 on one axis");
+  // P x F x 17 x 3 floats on the shared axis: a few persons far apart in time must not ask for terabytes
+  FINEPOSE_CHECK(F <= int64_t(1) << 24 && P * F <= int64_t(1) << 23, "lift: ", P, " persons over frames ", lo, "..", hi - 1,
+                 " would be ", P, " x ", F, " poses on one axis, more than 2^23; lift one person (--persons ID) or a part of the file");
   m.first_frame = lo, m.frames = F;
   m.poses = TensorF::zeros({P, F, 17, 3});
   m.present = Tensor<uint8_t>::zeros({P, F});

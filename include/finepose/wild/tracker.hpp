@@ -34,6 +34,8 @@ struct TrackerOptions {
   int64_t min_track_frames = 10;  // shorter confirmed tracks are dropped (false positives)
   double min_similarity = 0.2;  // gate: a pair scoring less is never matched
   double duplicate_oks = 0.75;  // two detections in one frame this similar are one person
+  int64_t max_people_per_frame = 256;  // more candidates in one frame is refused (the assignment is cubic)
+  int64_t max_live_tracks = 2048;      // tracks alive at once (confirmed ones live max_gap frames unmatched)
   double kappa = 0.08;          // OKS falloff per joint, relative to the person's size (COCO's sigmas are 0.025..0.107 x 2)
 };
 
@@ -151,6 +153,8 @@ class OnlineTracker {
       if (dup) ++report_.duplicates_suppressed;
       else cand.push_back(i);
     }
+    FINEPOSE_CHECK(int64_t(cand.size()) <= opt_.max_people_per_frame, "tracker: frame ", frame, " has ", cand.size(),
+                   " people, more than the ", opt_.max_people_per_frame, " one frame may hold");
     // 2. retire tracks unmatched too long (tentative ones after one miss)
     for (size_t t = 0; t < live_.size();) {
       const int64_t gap = frame - live_[t].last_frame - 1;
@@ -215,6 +219,8 @@ class OnlineTracker {
     // 4. births
     for (int64_t c = 0; c < C; ++c) {
       if (taken[size_t(c)]) continue;
+      FINEPOSE_CHECK(int64_t(live_.size()) < opt_.max_live_tracks, "tracker: more than ", opt_.max_live_tracks,
+                     " tracks alive at frame ", frame, " (a file of noise rather than people?)");
       LiveTrack lt;
       lt.serial = next_serial_++;
       lt.kp = dets[cand[size_t(c)]]->kp;
