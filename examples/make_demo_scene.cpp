@@ -1,10 +1,11 @@
 // Writes a multi-person test scene: procedural walkers (made here, not taken
-// from any data set) crossing in front of one camera, hiding each other,
-// entering and leaving, as a detector without tracking reports them (COCO-17
-// results JSON: no track ids, shuffled per frame, false-positive blips), plus
-// the truth (wild/multi_person_scene.hpp).
+// from any data set) or, with --mocap, captured people from ../shared/data
+// (held-out clips, train::scene_clips), crossing in front of one camera, hiding
+// each other, entering and leaving, as a detector without tracking reports them
+// (COCO-17 results JSON: no track ids, shuffled per frame, false-positive
+// blips), plus the truth (wild/multi_person_scene.hpp).
 //
-//   make_demo_scene OUT_DIR [FRAMES [PERSONS]]
+//   make_demo_scene OUT_DIR [FRAMES [PERSONS]] [--mocap DATA_DIR]
 //   -> OUT_DIR/demo_scene_coco.json (1920x1080, intrinsics 1400,1400,960,540)
 //      OUT_DIR/demo_scene_truth.npz: poses_3d (P,F,17,3) mm root-relative, root_3d (P,F,3) mm camera
 //      space, present (P,F) the frames the detector reported the person, track_ids (P,)
@@ -13,20 +14,40 @@
 #include <string>
 
 #include "finepose/io/npz.hpp"
+#include "finepose/train/mocap_pool.hpp"
+#include "finepose/wild/mocap_body.hpp"
 #include "finepose/wild/multi_person_scene.hpp"
 
 int main(int argc, char** argv) {
   using namespace finepose;
-  if (argc < 2 || argc > 4) {
-    std::fprintf(stderr, "usage: make_demo_scene OUT_DIR [FRAMES [PERSONS]]\n");
+  std::vector<std::string> pos;
+  std::string mocap;
+  for (int i = 1; i < argc; ++i) {
+    const std::string s = argv[i];
+    if (s == "--mocap" && i + 1 < argc) mocap = argv[++i];
+    else pos.push_back(s);
+  }
+  if (pos.empty() || pos.size() > 3) {
+    std::fprintf(stderr, "usage: make_demo_scene OUT_DIR [FRAMES [PERSONS]] [--mocap DATA_DIR]\n");
     return 2;
   }
   try {
     wild::WalkerSceneOptions o;
-    if (argc >= 3) o.frames = std::atoll(argv[2]);
-    if (argc >= 4) o.persons = std::atoll(argv[3]);
+    if (pos.size() >= 2) o.frames = std::atoll(pos[1].c_str());
+    if (pos.size() >= 3) o.persons = std::atoll(pos[2].c_str());
+    if (!mocap.empty()) {
+      FINEPOSE_CHECK(o.frames > 0 && o.frames <= 100000, "frames out of range");
+      const train::MocapPool pool = train::load_mocap_pool(mocap);
+      for (const train::MocapClip* c : train::scene_clips(pool)) {
+        if (int64_t(o.bodies.size()) == o.persons) break;
+        o.bodies.push_back(wild::mocap_body_motion(c->world.data(), c->world.size(0), c->fps, 50, o.frames));
+        std::printf("person %zu: %s %s\n", o.bodies.size() - 1, c->name.c_str(), c->motion.c_str());
+      }
+      FINEPOSE_CHECK(int64_t(o.bodies.size()) == o.persons, mocap, ": ", o.bodies.size(), " held-out mocap clips for the scene, ",
+                     o.persons, " wanted (cmu_mocap_h36m17.npz / bandai_namco_h36m17.npz)");
+    }
     const wild::WalkerScene sc = wild::make_walker_scene(o);  // checks the ranges
-    const std::string dir = argv[1];
+    const std::string dir = pos[0];
     io::write_file(dir + "/demo_scene_coco.json", wild::detections_coco_json(sc.detections));
     const int64_t P = int64_t(sc.persons.size()), F = o.frames;
     TensorF rel({P, F, 17, 3}), root({P, F, 3});

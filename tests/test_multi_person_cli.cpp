@@ -22,7 +22,7 @@ namespace {
 struct Workspace {
   fs::path dir = fs::temp_directory_path() / ("finepose_multi_cli_" + std::to_string(::getpid()));
   std::string model, scene, single;
-  wild::WalkerScene sc = wild::make_walker_scene({120, 1920, 1080, 1400, 3, 0.03, 11});
+  wild::WalkerScene sc = wild::make_walker_scene({120, 1920, 1080, 1400, 3, 0.03, 11, {}});
   Workspace() {
     fs::create_directories(dir);
     model = (dir / "tiny.safetensors").string();

@@ -120,6 +120,23 @@ inline MocapPool load_mocap_pool(const std::string& dir) {
   return pool;
 }
 
+// The people of the multi-person test scene (wild/multi_person_scene.hpp with
+// mocap bodies): four captured motions from the held-out split, so that no base
+// model has trained on them: a long CMU take (CMU has no motion names) and
+// Bandai's "elderly" walk, run and wave with both hands; the first of each in
+// file order. Fewer when the pool lacks some.
+inline std::vector<const MocapClip*> scene_clips(const MocapPool& pool) {
+  std::vector<std::string> wanted = {"", "walk", "run", "wave-both-hands"};
+  std::vector<const MocapClip*> out;
+  for (const auto& c : pool.clips) {
+    auto it = std::find(wanted.begin(), wanted.end(), c.motion);
+    if (!c.heldout || it == wanted.end() || (c.motion.empty() && double(c.world.size(0)) < 6 * c.fps)) continue;
+    wanted.erase(it);
+    out.push_back(&c);
+  }
+  return out;
+}
+
 struct DetectorNoise {
   bool enabled = true;
   double scale = 1.0;  // multiplies every per-joint std

@@ -31,6 +31,10 @@ struct DemoWalkOptions {
   double centre_x_mm = 0, centre_z_mm = 0, start_angle = 0, direction = 1;
   double stride_phase = 0;     // gait phase at frame 0 (radians)
   std::uint64_t seed = 1;
+  // A captured motion instead of the procedural gait: (frames, 17, 3) in the
+  // body frame of demo_walk_pose (mocap_body.hpp makes one from a mocap clip);
+  // empty: the procedural walker. The body still travels the circle above.
+  Tensor<double> body_mm;
 };
 
 struct DemoWalk {
@@ -94,6 +98,9 @@ inline std::vector<detail::V3> demo_walk_pose(double phase) {
 inline DemoWalk make_demo_walk(const DemoWalkOptions& o = {}) {
   using detail::V3;
   FINEPOSE_CHECK(o.frames > 0 && o.frames < (int64_t(1) << 24), "demo walk: frames = ", o.frames, " out of range");
+  FINEPOSE_CHECK(o.body_mm.dim() == 0 || (o.body_mm.dim() == 3 && o.body_mm.size(0) >= o.frames &&
+                                             o.body_mm.size(1) == 17 && o.body_mm.size(2) == 3),
+                 "demo walk: body motion ", shape_str(o.body_mm.shape()), " is not (", o.frames, "+, 17, 3)");
   DemoWalk w;
   w.opt = o;
   const int64_t F = o.frames;
@@ -118,7 +125,13 @@ inline DemoWalk make_demo_walk(const DemoWalkOptions& o = {}) {
     const double t = double(f) / o.fps;
     const double phase = 2 * M_PI * stride_hz * t + o.stride_phase;
     const double ang = o.start_angle + o.direction * speed * t / o.radius_mm;  // position on the circle
-    const std::vector<V3> body = demo_walk_pose(phase);
+    std::vector<V3> body;
+    if (o.body_mm.dim() == 0) {
+      body = demo_walk_pose(phase);
+    } else {
+      const double* b = o.body_mm.data() + f * 51;
+      for (int j = 0; j < 17; ++j) body.push_back({b[j * 3], b[j * 3 + 1], b[j * 3 + 2]});
+    }
     const V3 centre{o.centre_x_mm + o.radius_mm * std::cos(ang), -hip_h,
                     o.camera_distance_mm + o.centre_z_mm + o.radius_mm * std::sin(ang)};
     // body frame (left, up, forward) is right-handed: left = up x forward

@@ -1,9 +1,10 @@
 #pragma once
 // A multi-person test scene of our own, and its score.
 //
-// make_walker_scene: procedural walkers (demo_walk.hpp) on different circles
-// in front of one camera, so that their paths cross in the picture; one
-// enters late, one leaves early. Written as a detector without tracking
+// make_walker_scene: walkers (demo_walk.hpp: procedural, or moving as mocap
+// people from ../shared/data, mocap_body.hpp) on different circles in front of
+// one camera, so that their paths cross in the picture; one enters late, one
+// leaves early. Written as a detector without tracking
 // would write it: no ids, detections shuffled within each frame, joints of a
 // person hidden behind a nearer one reported with a low score (most of them
 // hidden: no detection at all), joints outside the picture not reported,
@@ -37,6 +38,10 @@ struct WalkerSceneOptions {
   int64_t persons = 4;            // 3 or 4 walkers
   double blip_rate = 0.03;        // false-positive detections per frame
   std::uint64_t seed = 7;
+  // Real people: person p moves as bodies[p] (a captured motion in the body
+  // frame, (frames+, 17, 3), mocap_body.hpp) along its path instead of the
+  // procedural gait; persons beyond bodies.size() are procedural walkers.
+  std::vector<Tensor<double>> bodies;
 };
 
 struct ScenePerson {
@@ -81,6 +86,7 @@ inline WalkerScene make_walker_scene(const WalkerSceneOptions& o = {}) {
     w.camera_distance_mm = 6000;
     w.camera_height_mm = 1600;
     w.seed = o.seed * 31 + std::uint64_t(p);
+    if (size_t(p) < o.bodies.size()) w.body_mm = o.bodies[size_t(p)];
     const DemoWalk dw = make_demo_walk(w);
     ScenePerson sp;
     sp.camera_mm = dw.camera_mm;
