@@ -17,6 +17,23 @@ namespace finepose::cli {
 
 inline bool quiet_of(const Args& a) { return a.has("quiet") || a.has("json"); }
 
+// The keypoints are normalised by the image width: without a size (flags or file) nothing can be lifted.
+inline bool image_size_given(int width, int height) {
+  if (width > 0 && height > 0) return true;
+  std::fprintf(stderr, "finepose infer: usage error: give --width and --height (the video's size in pixels): the model "
+                       "expects keypoints normalised by the image width\n");
+  return false;
+}
+
+// The model of an infer run: --model (or the default), --config overrides, --vocab.
+inline FinePoseModel infer_model(const Args& a, const std::string& model_path) {
+  ModelFileOptions mo;
+  if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
+  FinePoseModel model = load_model(model_path, mo);
+  if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+  return model;
+}
+
 // infer --persons all: every track lifted in shared batched calls, one file.
 inline int infer_all_persons(const Args& a, const std::string& kp_path, wild::InputFormat format,
                              std::optional<pose::KeypointLayout> layout, const wild::ReadOptions& ro, const std::string& model_path,
@@ -28,15 +45,8 @@ inline int infer_all_persons(const Args& a, const std::string& kp_path, wild::In
   const wild::PersonsInput in = wild::read_persons(kp_path, format, layout, po);
   if (width <= 0) width = int(in.image_width);
   if (height <= 0) height = int(in.image_height);
-  if (width <= 0 || height <= 0) {
-    std::fprintf(stderr, "finepose infer: usage error: give --width and --height (the video's size in pixels): the model "
-                         "expects keypoints normalised by the image width\n");
-    return 2;
-  }
-  ModelFileOptions mo;
-  if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
-  FinePoseModel model = load_model(model_path, mo);
-  if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+  if (!image_size_given(width, height)) return 2;
+  FinePoseModel model = infer_model(a, model_path);
   Progress clock("lifting", 0, true);
   std::unique_ptr<Progress> bar;
   opt.on_window = [&](int64_t done, int64_t total) {
@@ -211,15 +221,8 @@ inline int cmd_infer(int argc, char** argv) {
   // an npz may carry image_size (e.g. our own outputs)
   if (width <= 0) width = int(in.image_width);
   if (height <= 0) height = int(in.image_height);
-  if (width <= 0 || height <= 0) {
-    std::fprintf(stderr, "finepose infer: usage error: give --width and --height (the video's size in pixels): the model "
-                         "expects keypoints normalised by the image width\n");
-    return 2;
-  }
-  ModelFileOptions mo;
-  if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
-  FinePoseModel model = load_model(model_path, mo);
-  if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+  if (!image_size_given(width, height)) return 2;
+  FinePoseModel model = infer_model(a, model_path);
 
   Progress clock("lifting", 0, true);  // for the elapsed time
   std::unique_ptr<Progress> bar;        // made at the first window, when the count is known

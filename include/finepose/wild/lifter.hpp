@@ -387,28 +387,25 @@ class StreamingLifter {
   bool have_good_[J] = {};
 };
 
-// kp: (F, 17, 3) x, y (pixels), score in H36M-17 order. Low-confidence joints
-// are filled by temporal interpolation first (reported in Lifted::gaps).
-inline Lifted lift_sequence(const FinePoseModel& model, const Tensor<double>& kp, int width, int height,
-                            const LiftOptions& opt = {}) {
+namespace detail {
+// The input side of lift_sequence / lift_sequences: shape and finiteness
+// checked, low-confidence joints filled (reported in r.gaps); returns the filled copy.
+inline Tensor<double> checked_filled_keypoints(const Tensor<double>& kp, const LiftOptions& opt, Lifted& r) {
   FINEPOSE_CHECK(kp.dim() == 3 && kp.size(1) == 17 && kp.size(2) == 3, "lift: keypoints must be (F, 17, 3) x, y, score, got ",
                  shape_str(kp.shape()));
-  const int64_t F = kp.size(0);
-  FINEPOSE_CHECK(F > 0, "lift: empty sequence (no frames)");
+  FINEPOSE_CHECK(kp.size(0) > 0, "lift: empty sequence (no frames)");
   Tensor<double> filled = kp.contiguous().clone();
   for (int64_t i = 0; i < filled.numel(); ++i)
     if (!std::isfinite(filled.data()[i]))
       fail("lift: keypoints frame ", i / 51, " joint ", (i / 3) % 17, " is not finite (NaN/Inf); mark a missing joint with score 0");
-  Lifted r;
-  std::vector<std::string> names = pose::h36m17().joint_names;
-  r.gaps = fill_gaps(filled, opt.min_score, names);
-  StreamingLifter s(model, width, height, opt, /*hold_low_confidence=*/false);
-  s.set_expected_frames(F);
-  std::vector<LiftedFrame> frames;
-  frames.reserve(size_t(F));
-  for (int64_t f = 0; f < F; ++f)
-    for (auto& lf : s.push_xys(filled.data() + f * 17 * 3)) frames.push_back(std::move(lf));
-  for (auto& lf : s.flush()) frames.push_back(std::move(lf));
+  r.gaps = fill_gaps(filled, opt.min_score, pose::h36m17().joint_names);
+  return filled;
+}
+
+// The output side: the lifter's frames (one per input frame) into r's tensors, with its notes.
+inline void collect_lifted(const std::vector<LiftedFrame>& frames, const StreamingLifter& s, const LiftOptions& opt,
+                           Tensor<double> filled, Lifted& r) {
+  const int64_t F = filled.size(0);
   FINEPOSE_CHECK(int64_t(frames.size()) == F, "lift: internal error: ", frames.size(), " frames out for ", F, " in");
   r.keypoints = std::move(filled);
   const int64_t H = opt.hypotheses;
@@ -427,6 +424,24 @@ inline Lifted lift_sequence(const FinePoseModel& model, const Tensor<double>& kp
     r.notes.push_back("filled " + std::to_string(r.gaps.filled) + " low-confidence joint positions (score < " +
                       std::to_string(opt.min_score).substr(0, 4) + ") by temporal interpolation; longest gap " +
                       std::to_string(r.gaps.longest_gap) + " frames");
+}
+}  // namespace detail
+
+// kp: (F, 17, 3) x, y (pixels), score in H36M-17 order. Low-confidence joints
+// are filled by temporal interpolation first (reported in Lifted::gaps).
+inline Lifted lift_sequence(const FinePoseModel& model, const Tensor<double>& kp, int width, int height,
+                            const LiftOptions& opt = {}) {
+  Lifted r;
+  Tensor<double> filled = detail::checked_filled_keypoints(kp, opt, r);
+  const int64_t F = filled.size(0);
+  StreamingLifter s(model, width, height, opt, /*hold_low_confidence=*/false);
+  s.set_expected_frames(F);
+  std::vector<LiftedFrame> frames;
+  frames.reserve(size_t(F));
+  for (int64_t f = 0; f < F; ++f)
+    for (auto& lf : s.push_xys(filled.data() + f * 17 * 3)) frames.push_back(std::move(lf));
+  for (auto& lf : s.flush()) frames.push_back(std::move(lf));
+  detail::collect_lifted(frames, s, opt, std::move(filled), r);
   return r;
 }
 
@@ -493,51 +508,20 @@ inline std::vector<Lifted> lift_sequences(const FinePoseModel& model, const std:
   std::vector<std::unique_ptr<StreamingLifter>> lifters;
   LiftOptions lo = opt;
   lo.on_window = nullptr;  // progress is reported over all windows below
+  std::vector<Tensor<double>> filled(kps.size());
   for (size_t p = 0; p < kps.size(); ++p) {
-    const Tensor<double>& kp = *kps[p];
-    FINEPOSE_CHECK(kp.dim() == 3 && kp.size(1) == 17 && kp.size(2) == 3, "lift: keypoints must be (F, 17, 3) x, y, score, got ",
-                   shape_str(kp.shape()));
-    const int64_t F = kp.size(0);
-    FINEPOSE_CHECK(F > 0, "lift: empty sequence (no frames)");
-    Tensor<double> filled = kp.contiguous().clone();
-    for (int64_t i = 0; i < filled.numel(); ++i)
-      if (!std::isfinite(filled.data()[i]))
-        fail("lift: keypoints frame ", i / 51, " joint ", (i / 3) % 17, " is not finite (NaN/Inf); mark a missing joint with score 0");
-    Lifted& r = res[p];
-    r.gaps = fill_gaps(filled, opt.min_score, pose::h36m17().joint_names);
+    filled[p] = detail::checked_filled_keypoints(*kps[p], opt, res[p]);
     lifters.push_back(std::make_unique<StreamingLifter>(model, width, height, lo, /*hold_low_confidence=*/false));
     StreamingLifter& s = *lifters.back();
     s.defer_windows();
-    for (int64_t f = 0; f < F; ++f) s.push_xys(filled.data() + f * 17 * 3);
+    for (int64_t f = 0, F = filled[p].size(0); f < F; ++f) s.push_xys(filled[p].data() + f * 17 * 3);
     s.flush();
-    r.keypoints = std::move(filled);
   }
   std::vector<StreamingLifter*> all;
   for (auto& l : lifters) all.push_back(l.get());
   sample_windows(model, all, int64_t(1) << 17, opt.on_window);
-  const int64_t H = opt.hypotheses;
-  for (size_t p = 0; p < kps.size(); ++p) {
-    Lifted& r = res[p];
-    StreamingLifter& s = *lifters[p];
-    const int64_t F = r.keypoints.size(0);
-    const std::vector<LiftedFrame> frames = s.take_frames();
-    FINEPOSE_CHECK(int64_t(frames.size()) == F, "lift: internal error: ", frames.size(), " frames out for ", F, " in");
-    r.poses = TensorF({F, 17, 3});
-    if (opt.keep_hypotheses) r.hypotheses = TensorF({F, H, 17, 3});
-    if (opt.intrinsics) r.trajectory = TensorF({F, 3});
-    for (int64_t f = 0; f < F; ++f) {
-      const auto& lf = frames[size_t(f)];
-      std::copy(lf.pose.begin(), lf.pose.end(), r.poses.data() + f * 51);
-      if (opt.keep_hypotheses) std::copy(lf.hypotheses.begin(), lf.hypotheses.end(), r.hypotheses.data() + f * H * 51);
-      if (opt.intrinsics) std::copy(lf.trajectory, lf.trajectory + 3, r.trajectory.data() + f * 3);
-    }
-    r.action = s.action();
-    r.notes = s.notes();
-    if (r.gaps.filled)
-      r.notes.push_back("filled " + std::to_string(r.gaps.filled) + " low-confidence joint positions (score < " +
-                        std::to_string(opt.min_score).substr(0, 4) + ") by temporal interpolation; longest gap " +
-                        std::to_string(r.gaps.longest_gap) + " frames");
-  }
+  for (size_t p = 0; p < kps.size(); ++p)
+    detail::collect_lifted(lifters[p]->take_frames(), *lifters[p], opt, std::move(filled[p]), res[p]);
   return res;
 }
 
