@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include "finepose/io/json.hpp"
 #include "finepose/io/npz.hpp"
@@ -75,8 +76,15 @@ TEST_CASE("infer --persons all: every person of a file without ids, the issue's 
   pose::CameraIntrinsics k;
   k.fx = k.fy = 1400, k.cx = 960, k.cy = 540;
   o.intrinsics = k;
+  o.smooth = pose::default_smooth_options();  // infer's default --smooth
   const wild::MultiLifted ml = wild::lift_persons(test::tiny_model(), in, 1920, 1080, o);
   CHECK(ml.poses.to_vector() == poses.to_vector());
+  // --smooth none: the library's unsmoothed numbers
+  r = test::run_cli(common + "--keypoints " + w.scene + " --persons all --smooth none --out " + w.p("raw.npz") + " --quiet");
+  REQUIRE_MESSAGE(r.rc == 0, r.out);
+  o.smooth = {};
+  CHECK(wild::lift_persons(test::tiny_model(), in, 1920, 1080, o).poses.to_vector() ==
+        io::to_tensor<float>(io::load_npz(w.p("raw.npz")).at("poses_3d")).to_vector());
   const auto present = io::to_tensor<uint8_t>(z.at("present")).to_vector();
   CHECK(present == ml.present.to_vector());
   // JSON / CSV: one row per person and frame present, with the person's id
@@ -143,6 +151,21 @@ TEST_CASE("infer --persons: bad values and hostile files give a clear error, nev
   CHECK(r.out.find("persons") != std::string::npos);
   r = test::run_cli(common + "--keypoints " + w.scene + " --persons 1 --track 2 --out " + w.p("x.npz") + " 2>&1");
   CHECK(r.rc == 2);
+  // --smooth: unknown filters and bad parameters are usage errors that say what is wrong
+  const std::pair<std::string, std::string> bad_smooth[] = {
+      {"--smooth kalman", "unknown filter 'kalman'"},
+      {"--smooth savgol --smooth-window 8", "window must be odd"},
+      {"--smooth savgol --smooth-order 40", "--smooth-order"},
+      {"--smooth one-euro --beta -1", "--beta"},
+      {"--min-cutoff 2", "one-euro's (give --smooth one-euro)"},
+      {"--smooth one-euro --fps 0", "--fps"}};
+  for (const auto& [flags, says] : bad_smooth) {
+    r = test::run_cli(common + "--keypoints " + w.scene + " " + flags + " --out " + w.p("x.npz") + " 2>&1");
+    INFO(flags, ": ", r.out);
+    CHECK(r.rc == 2);
+    CHECK(r.out.find(says) != std::string::npos);
+  }
+  CHECK(!fs::exists(w.p("x.npz")));
   // 300 people in one frame: refused by name, not a cubic assignment that never ends
   wild::DetectionSet crowd;
   crowd.joints = 17;

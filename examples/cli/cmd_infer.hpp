@@ -25,6 +25,23 @@ inline bool image_size_given(int width, int height) {
   return false;
 }
 
+// --smooth and its parameters (pose/smoothing.hpp), checked.
+inline pose::SmoothOptions smooth_options_of(const Args& a) {
+  pose::SmoothOptions o = pose::default_smooth_options();
+  if (a.has("smooth")) o.kind = pose::parse_smoother(a.get("smooth"));
+  o.window = a.get_int_in("smooth-window", o.window, 3, 1001);
+  o.order = a.get_int_in("smooth-order", o.order, 0, 6);
+  o.min_cutoff = a.get_double_in("min-cutoff", o.min_cutoff, 1e-6, 1e6);
+  o.beta = a.get_double_in("beta", o.beta, 0, 1e6);
+  o.fps = a.get_double_in("fps", 30, 0.01, 10000);
+  const bool savgol_flags = a.has("smooth-window") || a.has("smooth-order");
+  const bool euro_flags = a.has("min-cutoff") || a.has("beta");
+  FINEPOSE_CHECK(!savgol_flags || o.kind == pose::Smoother::savgol, "infer: --smooth-window/--smooth-order are savgol's (give --smooth savgol)");
+  FINEPOSE_CHECK(!euro_flags || o.kind == pose::Smoother::one_euro, "infer: --min-cutoff/--beta are one-euro's (give --smooth one-euro)");
+  pose::check_smooth_options(o);
+  return o;
+}
+
 // The model of an infer run: --model (or the default), --config overrides, --vocab.
 inline FinePoseModel infer_model(const Args& a, const std::string& model_path) {
   ModelFileOptions mo;
@@ -143,6 +160,15 @@ inline int cmd_infer(int argc, char** argv) {
           {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads)"},
           {"max-gap", "N", "frames without the person that are bridged by interpolation (default 30); a longer gap splits the track and the longest part is lifted"},
           {"max-frames", "N", "refuse a track longer than N frames (default 2^20, 11.6 h at 25 fps)"},
+          {"smooth", "none|one-euro|savgol", "temporal smoothing of the lifted poses (and trajectory); default: " +
+                                             pose::smoother_name(pose::default_smooth_options().kind) +
+                                             " (the measured best, README \"Smoothing\")"},
+          {"smooth-window", "N", "savgol: frames in the fitted window, odd (default " +
+                                     std::to_string(pose::default_smooth_options().window) + ")"},
+          {"smooth-order", "N", "savgol: polynomial order (default " + std::to_string(pose::default_smooth_options().order) + ")"},
+          {"min-cutoff", "HZ", "one-euro: cutoff at rest in Hz (default 1)"},
+          {"beta", "B", "one-euro: cutoff increase per mm/s of speed (default 0.01)"},
+          {"fps", "N", "frames per second of the video, for one-euro (default 30)"},
           {"threads", "N", "CPU threads, 1..1024 (default: all)"},
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary on stdout"}});
@@ -206,6 +232,7 @@ inline int cmd_infer(int argc, char** argv) {
       ci.fx = k[0], ci.fy = k[1], ci.cx = k[2], ci.cy = k[3];
       opt.intrinsics = ci;
     }
+    opt.smooth = smooth_options_of(a);
     a.apply_threads();
   } catch (const Error& e) {
     std::fprintf(stderr, "finepose infer: usage error: %s\n", e.what());

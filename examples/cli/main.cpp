@@ -32,6 +32,10 @@
 #include "cmd_bench.hpp"
 #define FINEPOSE_CLI_BENCH 1
 #endif
+#if __has_include("cmd_smooth_study.hpp")
+#include "cmd_smooth_study.hpp"
+#define FINEPOSE_CLI_SMOOTH_STUDY 1
+#endif
 #if __has_include("cmd_baseline.hpp")
 #include "cmd_baseline.hpp"
 #define FINEPOSE_CLI_BASELINE 1
@@ -66,6 +70,10 @@ const Command kCommands[] = {
 #ifdef FINEPOSE_CLI_BENCH
     {"bench", "time the denoiser and full sampling, report GFLOP/s and memory", finepose::cli::cmd_bench},
 #endif
+#ifdef FINEPOSE_CLI_SMOOTH_STUDY
+    {"smooth-study", "score temporal smoothing settings on held-out data and HumanEva-I Validate (infer --smooth)",
+     finepose::cli::cmd_smooth_study},
+#endif
 #ifdef FINEPOSE_CLI_BASELINE
     {"baseline", "fit a mean-pose or MLP-lifter baseline on train's data, score it as eval does (HumanEva-I)", finepose::cli::cmd_baseline},
 #endif
@@ -73,7 +81,7 @@ const Command kCommands[] = {
 
 void usage() {
   std::printf("finepose %s: FinePOSE 3D human pose estimation, no deep-learning framework\n\nusage: finepose COMMAND [options]\n\ncommands:\n", FINEPOSE_VERSION_STRING);
-  for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.help);
+  for (const auto& c : kCommands) std::printf("  %-13s %s\n", c.name, c.help);
   std::printf("\n'finepose COMMAND --help' describes a command's options.\n");
 }
 

@@ -223,6 +223,38 @@ double mpjve(const Tensor<T>& pred, const Tensor<U>& target, const std::vector<b
   return s / double(count);
 }
 
+// ---- acceleration error -------------------------------------------------------------
+// Mean over frames and joints of |a_pred - a_target|, a = x[n+1] - 2 x[n] + x[n-1]:
+// mm / frame^2 for mm poses, as SmoothNet and the video-HMR papers report jitter.
+// Frames must be consecutive in time; with a valid mask a frame counts only when
+// it and both neighbours are valid.
+template <class T, class U>
+double acceleration_error(const Tensor<T>& pred, const Tensor<U>& target, const std::vector<bool>* valid = nullptr) {
+  detail::check_pose_pair(pred, target, "acceleration_error");
+  const std::int64_t N = target.size(0), J = target.size(1);
+  if (N < 3) fail("acceleration_error: needs at least 3 frames, got ", N);
+  if (valid && std::int64_t(valid->size()) != N)
+    fail("acceleration_error: valid mask has ", valid->size(), " entries for ", N, " frames");
+  const detail::Flat<T> p(pred);
+  const detail::Flat<U> t(target);
+  double s = 0;
+  std::int64_t count = 0;
+  for (std::int64_t n = 1; n + 1 < N; ++n) {
+    if (valid && !((*valid)[std::size_t(n - 1)] && (*valid)[std::size_t(n)] && (*valid)[std::size_t(n + 1)])) continue;
+    for (std::int64_t j = 0; j < J; ++j) {
+      double d[3];
+      for (int c = 0; c < 3; ++c) {
+        const std::int64_t a = ((n - 1) * J + j) * 3 + c, b = (n * J + j) * 3 + c, e = ((n + 1) * J + j) * 3 + c;
+        d[c] = (p[e] - 2 * p[b] + p[a]) - (t[e] - 2 * t[b] + t[a]);
+      }
+      s += std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    }
+    count += J;
+  }
+  if (count == 0) fail("acceleration_error: no three consecutive valid frames");
+  return s / double(count);
+}
+
 // ---- multi-hypothesis errors (official FinePOSE reductions) -------------------------
 // (N, H, J) joint errors of every hypothesis; with procrustes = true each
 // hypothesis is first aligned to the target on its own (as the official

@@ -42,6 +42,7 @@
 #include "finepose/pose/aggregation.hpp"
 #include "finepose/pose/camera.hpp"
 #include "finepose/pose/skeleton.hpp"
+#include "finepose/pose/smoothing.hpp"
 #include "finepose/wild/gap_fill.hpp"
 #include "finepose/wild/root_fit.hpp"
 #include "finepose/wild/windowing.hpp"
@@ -70,6 +71,9 @@ struct LiftOptions {
   bool keep_hypotheses = false;
   double min_score = 0.3;      // joints below this score are missing (filled)
   std::function<void(int64_t done, int64_t total)> on_window;  // progress
+  // Temporal smoothing of the whole sequence's output (poses, hypotheses and
+  // trajectory; pose/smoothing.hpp); none by default in the library.
+  pose::SmoothOptions smooth;
 };
 
 // One output frame.
@@ -424,6 +428,12 @@ inline void collect_lifted(const std::vector<LiftedFrame>& frames, const Streami
     r.notes.push_back("filled " + std::to_string(r.gaps.filled) + " low-confidence joint positions (score < " +
                       std::to_string(opt.min_score).substr(0, 4) + ") by temporal interpolation; longest gap " +
                       std::to_string(r.gaps.longest_gap) + " frames");
+  if (opt.smooth.kind != pose::Smoother::none) {
+    pose::smooth_sequence(r.poses, opt.smooth);
+    if (opt.keep_hypotheses) pose::smooth_sequence(r.hypotheses, opt.smooth);
+    if (opt.intrinsics) pose::smooth_sequence(r.trajectory, opt.smooth);
+    r.notes.push_back("smoothed over time: " + pose::smooth_description(opt.smooth));
+  }
 }
 }  // namespace detail
 
