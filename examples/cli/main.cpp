@@ -32,6 +32,10 @@
 #include "cmd_bench.hpp"
 #define FINEPOSE_CLI_BENCH 1
 #endif
+#if __has_include("cmd_export.hpp")
+#include "cmd_export.hpp"
+#define FINEPOSE_CLI_EXPORT 1
+#endif
 #if __has_include("cmd_smooth_study.hpp")
 #include "cmd_smooth_study.hpp"
 #define FINEPOSE_CLI_SMOOTH_STUDY 1
@@ -69,6 +73,9 @@ const Command kCommands[] = {
 #endif
 #ifdef FINEPOSE_CLI_BENCH
     {"bench", "time the denoiser and full sampling, report GFLOP/s and memory", finepose::cli::cmd_bench},
+#endif
+#ifdef FINEPOSE_CLI_EXPORT
+    {"export", "write a lifted sequence as a BVH animation (Blender, MotionBuilder, Unity)", finepose::cli::cmd_export},
 #endif
 #ifdef FINEPOSE_CLI_SMOOTH_STUDY
     {"smooth-study", "score temporal smoothing settings on held-out data and HumanEva-I Validate (infer --smooth)",
