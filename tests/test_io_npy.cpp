@@ -434,3 +434,24 @@ TEST_CASE("npz: saving a bfloat16 array names the array") {
   m["weights"] = make_ndarray(DType::bf16, {2});
   CHECK_THROWS_WITH_AS(serialize_npz(m), doctest::Contains("weights"), Error);
 }
+
+TEST_CASE("file errors: the operating system's refusals are IoError, content errors are not") {
+  // bindings map IoError to OSError and every other Error to ValueError (python/src)
+  const std::string missing = temp_path("no_such_file.npy");
+  std::remove(missing.c_str());
+  CHECK_THROWS_AS(finepose::io::read_file(missing), finepose::IoError);
+  CHECK_THROWS_AS(finepose::io::write_file("/nonexistent_dir_finepose/x.npy", std::string("x")), finepose::IoError);
+  const std::string bad = temp_path("not_npy.npy");
+  finepose::io::write_file(bad, std::string("not an npy file at all"));
+  bool io_error = false, error = false;
+  try {
+    finepose::io::load_npy(bad);
+  } catch (const finepose::IoError&) {
+    io_error = true;
+  } catch (const finepose::Error&) {
+    error = true;
+  }
+  CHECK(error);
+  CHECK_FALSE(io_error);
+  std::remove(bad.c_str());
+}

@@ -11,6 +11,13 @@ struct Error : std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// The operating system refused a file operation (missing file, no permission,
+// disk full): the one Error that is not about the content. Bindings map it to
+// OSError, every other Error to ValueError.
+struct IoError : Error {
+  explicit IoError(const std::string& what) : Error(what) {}
+};
+
 namespace detail {
 inline void append_all(std::ostringstream&) {}
 template <class A, class... R>
@@ -26,6 +33,14 @@ template <class... A>
   std::ostringstream os;
   detail::append_all(os, a...);
   throw Error(os.str());
+}
+
+// fail_io("cannot open '", path, "': ", std::strerror(errno))
+template <class... A>
+[[noreturn]] void fail_io(const A&... a) {
+  std::ostringstream os;
+  detail::append_all(os, a...);
+  throw IoError(os.str());
 }
 
 #define FINEPOSE_CHECK(cond, ...)              \

@@ -26,20 +26,20 @@ constexpr std::uint64_t kMaxFileBytes = std::uint64_t(16) << 30;
 template <class Bytes>
 inline Bytes read_whole_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail("cannot open '", path, "' for reading: ", std::strerror(errno));
+  if (!f) fail_io("cannot open '", path, "' for reading: ", std::strerror(errno));
   struct Closer {
     std::FILE* f;
     ~Closer() { std::fclose(f); }
   } closer{f};
-  if (std::fseek(f, 0, SEEK_END) != 0) fail("cannot seek in '", path, "': ", std::strerror(errno));
+  if (std::fseek(f, 0, SEEK_END) != 0) fail_io("cannot seek in '", path, "': ", std::strerror(errno));
   long long size = ftello(f);
   if (size < 0) fail("cannot tell the size of '", path, "' (is it a directory or a pipe?)");
   if (std::uint64_t(size) > kMaxFileBytes)
     fail("'", path, "' is ", size, " bytes, more than the ", kMaxFileBytes, "-byte limit");
-  if (std::fseek(f, 0, SEEK_SET) != 0) fail("cannot seek in '", path, "': ", std::strerror(errno));
+  if (std::fseek(f, 0, SEEK_SET) != 0) fail_io("cannot seek in '", path, "': ", std::strerror(errno));
   Bytes bytes(static_cast<std::size_t>(size), 0);
   std::size_t got = bytes.empty() ? 0 : std::fread(&bytes[0], 1, bytes.size(), f);
-  if (got != bytes.size()) fail("short read of '", path, "': got ", got, " of ", size, " bytes");
+  if (got != bytes.size()) fail_io("short read of '", path, "': got ", got, " of ", size, " bytes");
   return bytes;
 }
 
@@ -63,7 +63,7 @@ class AtomicFile {
  public:
   explicit AtomicFile(std::string path) : path_(std::move(path)), tmp_(temporary_sibling(path_)) {
     f_ = std::fopen(tmp_.c_str(), "wb");
-    if (!f_) fail("cannot open '", tmp_, "' for writing: ", std::strerror(errno));
+    if (!f_) fail_io("cannot open '", tmp_, "' for writing: ", std::strerror(errno));
   }
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -74,7 +74,7 @@ class AtomicFile {
 
   void write(const void* data, std::size_t n) {
     FINEPOSE_CHECK(f_, "'", path_, "' is already closed");
-    if (n && std::fwrite(data, 1, n, f_) != n) fail("cannot write to '", path_, "': ", std::strerror(errno), " (disk full?)");
+    if (n && std::fwrite(data, 1, n, f_) != n) fail_io("cannot write to '", path_, "': ", std::strerror(errno), " (disk full?)");
     bytes_ += n;
   }
   void write(const std::string& s) { write(s.data(), s.size()); }
@@ -89,9 +89,9 @@ class AtomicFile {
     int err = ok ? 0 : errno;
     if (std::fclose(f_) != 0 && ok) ok = false, err = errno;
     f_ = nullptr;
-    if (!ok) fail("cannot write ", bytes_, " bytes to '", path_, "': ", std::strerror(err));
+    if (!ok) fail_io("cannot write ", bytes_, " bytes to '", path_, "': ", std::strerror(err));
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
-      fail("cannot rename '", tmp_, "' to '", path_, "': ", std::strerror(errno));
+      fail_io("cannot rename '", tmp_, "' to '", path_, "': ", std::strerror(errno));
     committed_ = true;
   }
 

@@ -26,7 +26,7 @@ struct ModelFileOptions {
 namespace detail {
 inline bool starts_with_zip(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) fail("cannot open model file '", path, "'");
+  if (!f) fail_io("cannot open model file '", path, "'");
   unsigned char m[4] = {0, 0, 0, 0};
   const std::size_t n = std::fread(m, 1, 4, f);
   std::fclose(f);

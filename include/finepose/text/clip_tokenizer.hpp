@@ -62,7 +62,7 @@ struct ByteSymbols {
 inline std::string read_gzip_file(const std::string& path) {
   constexpr size_t kMaxCompressed = size_t(256) << 20, kMaxInflated = size_t(64) << 20;
   std::ifstream f(path, std::ios::binary);
-  if (!f) fail("ClipTokenizer: cannot open vocab file '", path, "'");
+  if (!f) fail_io("ClipTokenizer: cannot open vocab file '", path, "'");
   f.seekg(0, std::ios::end);
   const std::streamoff size = f.tellg();
   f.seekg(0, std::ios::beg);

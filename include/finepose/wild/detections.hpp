@@ -440,7 +440,7 @@ inline DetectionSet read_detections(const std::string& path, InputFormat format 
       }
       ::closedir(d);
     } else {
-      fail("cannot open directory '", path, "'");
+      fail_io("cannot open directory '", path, "'");
     }
     std::sort(files.begin(), files.end(), detail::natural_less);  // frame_2 before frame_10
     if (files.empty()) fail(path, ": directory has no .json files");
