@@ -9,7 +9,8 @@ if [ "${1:-}" != "--runtime" ]; then
   # parity fixtures; OpenBLAS so Debian's torch does not fall back to the reference BLAS.
   pkgs+=(doctest-dev libbenchmark-dev python3 python3-numpy python3-scipy python3-torch libopenblas0-pthread
         libmatio-dev python3-h5py pkg-config
-        clang libclang-rt-14-dev)  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
+        clang libclang-rt-14-dev  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
+        python3-venv python3-dev python3-pytest)  # the Python module and its tests: tools/test_python.sh
 fi
 missing=()
 for p in "${pkgs[@]}"; do
