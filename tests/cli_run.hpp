@@ -8,6 +8,21 @@
 
 namespace finepose::test {
 
+// True in an AddressSanitizer build (tools/sanitize.sh): a few tests run smaller inputs
+// there (the Release ctest runs the full size), and memory limits do not apply (ASan
+// reserves terabytes of address space).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitizedBuild = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitizedBuild = true;
+#else
+constexpr bool kSanitizedBuild = false;
+#endif
+#else
+constexpr bool kSanitizedBuild = false;
+#endif
+
 struct CliRun {
   int rc = -1;
   std::string out;

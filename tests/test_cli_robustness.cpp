@@ -33,17 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kLimitMemory = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kLimitMemory = false;
-#else
-constexpr bool kLimitMemory = true;
-#endif
-#else
-constexpr bool kLimitMemory = true;
-#endif
+constexpr bool kLimitMemory = !test::kSanitizedBuild;
 
 // single-quoted for sh: any byte but ' stands for itself
 std::string q(const std::string& s) {

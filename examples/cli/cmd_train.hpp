@@ -38,6 +38,7 @@ inline int cmd_train(int argc, char** argv) {
           {"noise-px", "P", "std of 2D noise added to the virtual-camera projections (pixels, default 1)"},
           {"upstream", "", "reproduce upstream's training exactly: ctx vectors frozen, gradients scaled by the loss"},
           {"heldout-frames", "N", "wide pipeline: frames of the held-out set validated each epoch (default 20000; 0 = all)"},
+          {"validate-frames", "N", "frames of HumanEva-I Validate scored each epoch, evenly spaced sequences (default 0 = all)"},
           {"quiet", "", "no progress bar"}});
   if (!a.parse(argc, argv)) return 0;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // epoch lines show up in logs as they happen
@@ -66,20 +67,24 @@ inline int cmd_train(int argc, char** argv) {
   dopt.mocap_frames = mocap;
   dopt.noise_px = noise_px;
   const int64_t heldout_frames = a.get_int_in("heldout-frames", 20000, 0, int64_t(1) << 40);
+  const int64_t validate_frames = a.get_int_in("validate-frames", 0, 0, int64_t(1) << 40);
   train::TrainingData td = train::load_training_data(data, dopt);
   const train::Dataset& trainset = td.train;
   const train::Dataset& valset = td.validate;
+  // validation cost is bounded: evenly spaced sequences up to N frames (the same ones every run)
+  auto keep_frames = [](train::Dataset& d, int64_t n) {
+    if (n <= 0 || d.frames() <= n) return;
+    train::Dataset h;
+    h.labels = d.labels;
+    const double keep = double(n) / double(d.frames());
+    double acc = 0;
+    for (auto& q : d.seqs)
+      if ((acc += keep) >= 1.0) acc -= 1.0, h.seqs.push_back(std::move(q));
+    d = std::move(h);
+  };
+  keep_frames(td.validate, validate_frames);
   if (td.wide()) {
-    // validation cost is bounded: evenly spaced held-out clips up to heldout_frames
-    if (heldout_frames > 0 && td.heldout.frames() > heldout_frames) {
-      train::Dataset h;
-      h.labels = td.heldout.labels;
-      const double keep = double(heldout_frames) / double(td.heldout.frames());
-      double acc = 0;
-      for (auto& q : td.heldout.seqs)
-        if ((acc += keep) >= 1.0) acc -= 1.0, h.seqs.push_back(std::move(q));
-      td.heldout = std::move(h);
-    }
+    keep_frames(td.heldout, heldout_frames);
     const train::Dataset first = td.epoch_set(0);
     std::printf("train (wide pipeline): %zu mocap clips (%lld frames) + HumanEva-I Train, filmed anew each epoch (epoch 1: "
                 "%zu sequences, %lld frames); held out: %zu sequences (%lld frames); HumanEva-I Validate (reported only): "
