@@ -242,6 +242,15 @@ TEST_CASE("finepose export: an infer npz to BVH; refuses to overwrite, bad flags
   CHECK(b.frame_time == doctest::Approx(0.04));
   // the root moves along root_3d (Y up: camera z forward is -Z)
   CHECK(b.frames[0][2] == doctest::Approx(-w.root(0, 2)).epsilon(1e-4));
+  // infer's single-person npz names it trajectory (F, 3): the same BVH
+  io::NpzMap zt;
+  zt["poses_3d"] = io::from_tensor(w.poses);
+  zt["trajectory"] = io::from_tensor(w.root);
+  io::save_npz((dir / "t.npz").string(), zt);
+  r = test::run_cli("export --poses " + (dir / "t.npz").string() + " --out " + (dir / "t.bvh").string() + " --fps 25");
+  REQUIRE_MESSAGE(r.rc == 0, r.out);
+  CHECK(r.out.find("along trajectory") != std::string::npos);
+  CHECK(io::read_text_file((dir / "t.bvh").string()) == io::read_text_file(out));
   r = test::run_cli("export --poses " + (dir / "p.npz").string() + " --out " + out);
   CHECK(r.rc == 1);
   CHECK(r.out.find("--force") != std::string::npos);
@@ -255,20 +264,54 @@ TEST_CASE("finepose export: an infer npz to BVH; refuses to overwrite, bad flags
   CHECK(r.rc == 1);
   CHECK(r.out.find("no poses_3d") != std::string::npos);
   CHECK(!fs::exists(dir / "x.bvh"));
-  // Blender's own BVH importer, where Blender is installed
+  // Blender's own BVH importer, where Blender is installed: every joint of every frame
+  // as Blender places it (world position of each pose bone's head) equals the fitted
+  // position within 1 mm, in Blender's axes (the importer's Y-up -> Z-up conversion:
+  // x, -z, y of the file's axes)
   if (std::system("command -v blender >/dev/null 2>&1") != 0) {
     MESSAGE("skipped: Blender's BVH importer (blender is not installed; apt-get install blender)");
   } else {
     const std::string py = (dir / "read.py").string();
     io::write_file(py,
-                   "import bpy, sys\n"
+                   "import builtins, bpy, sys\n"
+                   "_open = builtins.open\n"
+                   "# Debian's Blender 3.4 importer opens the file with mode 'rU', which Python 3.11 refuses\n"
+                   "builtins.open = lambda f, mode='r', *a, **k: _open(f, mode.replace('U', ''), *a, **k)\n"
                    "bpy.ops.wm.read_factory_settings(use_empty=True)\n"
                    "bpy.ops.import_anim.bvh(filepath=sys.argv[-1], global_scale=1.0, axis_forward='-Z', axis_up='Y')\n"
                    "ob = bpy.context.selected_objects[0]\n"
-                   "bpy.context.scene.frame_set(1)\n"
-                   "print('BONES', len(ob.pose.bones))\n");
-    r = test::run_command("blender -b --python " + py + " -- " + out + " 2>&1");
-    CHECK(r.out.find("BONES 17") != std::string::npos);
+                   "print('BONES', len(ob.pose.bones))\n"
+                   "for f in range(1, int(sys.argv[-2]) + 1):\n"
+                   "    bpy.context.scene.frame_set(f)\n"
+                   "    for b in ob.pose.bones:\n"
+                   "        p = ob.matrix_world @ b.head\n"
+                   "        print('P', f - 1, b.name, repr(p.x), repr(p.y), repr(p.z))\n");
+    r = test::run_command("blender -b --python " + py + " -- 60 " + out + " 2>&1");
+    REQUIRE_MESSAGE(r.out.find("BONES 17") != std::string::npos, r.out);
+    pose::BvhOptions bo;
+    bo.fps = 25;
+    const pose::BvhMotion m = pose::fit_bvh(w.poses, w.root, bo);
+    std::istringstream lines(r.out);
+    double worst = 0;
+    int64_t seen = 0;
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream ls(line);
+      std::string tag, name;
+      int64_t f = -1;
+      double p[3];
+      if (!(ls >> tag) || tag != "P" || !(ls >> f >> name >> p[0] >> p[1] >> p[2])) continue;
+      int h = -1;
+      for (int k = 0; k < 17; ++k)
+        if (m.names[size_t(k)] == name) h = k;
+      REQUIRE_MESSAGE(h >= 0, "Blender names a bone '", name, "'");
+      REQUIRE(f < 60);
+      const auto e = to_bvh_axes(m.fitted, f, h, false);  // the file's Y-up axes
+      worst = std::max(worst, std::hypot(p[0] - e[0], p[1] + e[2], p[2] - e[1]));
+      ++seen;
+    }
+    CHECK(seen == 60 * 17);
+    MESSAGE("Blender's importer vs the fitted positions: worst ", worst, " mm over ", seen, " joints");
+    CHECK(worst < 1.0);
   }
   fs::remove_all(dir);
 }

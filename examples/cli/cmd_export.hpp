@@ -16,7 +16,7 @@ namespace finepose::cli {
 
 inline int cmd_export(int argc, char** argv) {
   Args a("export", "--poses out.npz --out motion.bvh [--fps N] [--up y|z] [--person I]",
-         {{"poses", "FILE", "infer's npz: poses_3d (F,17,3) or (P,F,17,3) mm, H36M-17; root_3d (F,3) / (P,F,3) when written with --intrinsics"},
+         {{"poses", "FILE", "infer's npz: poses_3d (F,17,3) or (P,F,17,3) mm, H36M-17; the root from trajectory (F,3) or root_3d (F,3) / (P,F,3) when written with --intrinsics"},
           {"out", "FILE", ".bvh"},
           {"fps", "N", "frame rate of the video (default 30): the BVH's frame time"},
           {"up", "y|z", "the up axis of the BVH (default y, Blender's BVH import default; z for Z-up tools)"},
@@ -50,13 +50,15 @@ inline int cmd_export(int argc, char** argv) {
   auto it = z.find("poses_3d");
   FINEPOSE_CHECK(it != z.end(), "export: '", in_path, "' has no poses_3d (write it with finepose infer --out FILE.npz)");
   TensorF poses = io::to_tensor<float>(it->second, in_path + ": poses_3d");
+  // the camera-space root: root_3d (--persons all, and older files) or trajectory (one person)
   TensorF root;
-  if (auto r = z.find("root_3d"); r != z.end()) root = io::to_tensor<float>(r->second, in_path + ": root_3d");
+  const std::string root_key = z.count("root_3d") ? "root_3d" : z.count("trajectory") ? "trajectory" : "";
+  if (!root_key.empty()) root = io::to_tensor<float>(z.at(root_key), in_path + ": " + root_key);
   if (poses.dim() == 4) {
     FINEPOSE_CHECK(person < poses.size(0), "export: --person ", person, " but '", in_path, "' holds ", poses.size(0), " persons");
     poses = poses.slice(0, person, person + 1).contiguous().reshape({poses.size(1), poses.size(2), poses.size(3)});
     if (root.defined()) {
-      FINEPOSE_CHECK(root.dim() == 3 && root.size(0) > person, "export: root_3d ", shape_str(root.shape()), " does not match poses_3d");
+      FINEPOSE_CHECK(root.dim() == 3 && root.size(0) > person, "export: ", root_key, " ", shape_str(root.shape()), " does not match poses_3d");
       root = root.slice(0, person, person + 1).contiguous().reshape({root.size(1), root.size(2)});
     }
   } else {
@@ -68,7 +70,7 @@ inline int cmd_export(int argc, char** argv) {
     std::printf("wrote %s: %lld frames at %g fps, 17 joints (%s up), bones at their median lengths; fitted positions within %.2f mm "
                 "of the input on average%s\n",
                 out_path.c_str(), (long long)m.frames, m.fps, o.z_up ? "Z" : "Y", m.fit_error_mm,
-                root.defined() ? "; the root moves along root_3d" : "");
+                root.defined() ? ("; the root moves along " + root_key).c_str() : "");
   return 0;
 }
 
