@@ -225,6 +225,11 @@ class Model:
         if persons is not None:
             if keypoints is not None:
                 raise ValueError("lift: give keypoints (one person) or persons (several), not both")
+            if scores is not None:
+                raise ValueError("lift: scores are for one person's (F, 17, 2) keypoints; give each person's "
+                                 "(F, 17, 3) arrays (or Keypoints) in persons")
+            if keep_hypotheses:
+                raise ValueError("lift: keep_hypotheses is for one person; lift a person alone to keep its hypotheses")
             return self._lift_persons(list(persons), width, height, action=action, hypotheses=hypotheses,
                                       steps=steps, flip=flip, intrinsics=intrinsics, aggregation=aggregation,
                                       seed=seed, min_score=min_score, overlap=overlap, smooth=smooth,
