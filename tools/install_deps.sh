@@ -10,7 +10,8 @@ if [ "${1:-}" != "--runtime" ]; then
   pkgs+=(doctest-dev libbenchmark-dev python3 python3-numpy python3-scipy python3-torch libopenblas0-pthread
         libmatio-dev python3-h5py pkg-config
         clang libclang-rt-14-dev  # clang + libFuzzer/sanitizer runtimes: tools/fuzz.sh
-        python3-venv python3-dev python3-pytest)  # the Python module and its tests: tools/test_python.sh
+        python3-venv python3-dev python3-pytest  # the Python module and its tests: tools/test_python.sh
+        libopenmpi-dev openmpi-bin)  # FINEPOSE_MPI: mpirun -np N finepose eval (tests/test_cli_mpi.cpp)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -31,7 +31,7 @@ report() {
 trap report EXIT
 
 phase "dependencies" bash tools/install_deps.sh
-phase "configure + build (Release)" bash -c "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFINEPOSE_TEST_GROUPS=ON && cmake --build build -j$jobs"
+phase "configure + build (Release)" bash -c "cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFINEPOSE_TEST_GROUPS=ON -DFINEPOSE_MPI=ON && cmake --build build -j$jobs"
 phase "ctest (Release)" bash -c 'cd build && ctest --output-on-failure -j"$0" "$@"' "$jobs" "$@"
 phase "Python module (pip + pytest)" bash tools/test_python.sh build
 if [ "${FINEPOSE_SKIP_HARDENING:-0}" != 1 ]; then

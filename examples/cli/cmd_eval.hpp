@@ -4,18 +4,23 @@
 // options, shows progress and writes what the library reports.
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "args.hpp"
 #include "finepose/eval/protocol.hpp"
+#ifdef FINEPOSE_MPI
+#include "finepose/dist/mpi_process_group.hpp"
+#endif
 #include "finepose/io/file.hpp"
 #include "finepose/model/model_file.hpp"
 #include "report_eval.hpp"
 
 namespace finepose::cli {
 
-inline int cmd_eval(int argc, char** argv) {
+// The command, on the ranks of `group` (nullptr: one process).
+inline int cmd_eval_on(int argc, char** argv, dist::ProcessGroup* group) {
   Args a("eval",
          "--model FILE --dataset h36m|3dhp|humaneva --data DIR [--keypoints cpn|gt] [--hypotheses H --steps K --flip] "
          "[--out-dir DIR] [--json] [--quiet] [--max-clips N]",
@@ -84,7 +89,25 @@ inline int cmd_eval(int argc, char** argv) {
   if (dataset == "humaneva")
     run.notes.push_back("HumanEva: model text labels Walking/Jog -> \"Walking\", Box -> \"Directions\" unless --action is given.");
   return run_and_report(clips, eval::model_predictor(model, so), run, a.has("quiet"), a.has("json"),
-                        a.has("out-dir") ? a.get("out-dir") : std::string());
+                        a.has("out-dir") ? a.get("out-dir") : std::string(), group);
+}
+
+inline int cmd_eval(int argc, char** argv) {
+#ifdef FINEPOSE_MPI
+  // under mpirun: the clips are shared out over the ranks (eval/protocol.hpp); on its own: one process
+  if (dist::launched_by_mpi()) {
+    dist::MpiProcessGroup mpi(&argc, &argv);
+    try {
+      return cmd_eval_on(argc, argv, &mpi);
+    } catch (const std::exception& e) {
+      // every rank reads the same files and flags, so most errors are every rank's; one that
+      // is not (a disk, memory) must still end the others, which would wait for its results
+      std::fprintf(stderr, "finepose eval: error (rank %d of %d): %s\n", mpi.rank(), mpi.size(), e.what());
+      mpi.abort_all(1);
+    }
+  }
+#endif
+  return cmd_eval_on(argc, argv, nullptr);
 }
 
 }  // namespace finepose::cli

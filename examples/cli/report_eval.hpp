@@ -4,6 +4,7 @@
 // DIR/eval_<dataset>.{csv,json}.
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,13 +16,19 @@ namespace finepose::cli {
 
 // Runs the protocol with a progress bar; prints the tables (or the JSON) and
 // writes DIR/eval_<dataset>.{csv,json} when out_dir is set.
+// With a process group of several ranks (mpirun), every rank predicts its share of
+// the clips and rank 0 alone shows progress and writes the report.
 inline int run_and_report(const std::vector<data::EvalClip>& clips, const eval::ChunkPredictor& predict,
-                          const eval::EvalRun& run, bool quiet, bool print_json, const std::string& out_dir) {
-  long long total = 0;
-  for (const auto& c : clips) total += data::eval_chunk_count(c.frames(), run.frames);
-  Progress bar("eval " + run.dataset, total, quiet || print_json);
-  const eval::EvalReport rep = eval::run_protocol(clips, predict, run, [&](long long done, long long) { bar.update(done); });
-  bar.finish();
+                          const eval::EvalRun& run, bool quiet, bool print_json, const std::string& out_dir,
+                          dist::ProcessGroup* group = nullptr) {
+  const bool root = !group || group->is_root();
+  std::unique_ptr<Progress> bar;  // made at the first report, which knows this rank's share
+  const eval::EvalReport rep = eval::run_protocol(clips, predict, run, [&](long long done, long long total) {
+    if (!bar) bar = std::make_unique<Progress>("eval " + run.dataset, total, quiet || print_json || !root);
+    bar->update(done);
+  }, group);
+  if (bar) bar->finish();
+  if (!root) return 0;
   const std::string js = json::dump(eval::report_json(rep), 2) + "\n";
   if (!out_dir.empty()) {
     std::filesystem::create_directories(out_dir);

@@ -15,15 +15,19 @@
 //      and the mean over rows: EvalReport, written as JSON, CSV or text.
 // The Human3.6M variant predicts metres (VideoPose3D units), scaled to mm by
 // EvalRun::to_mm; the 3DHP variant's sample() already returns mm.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "finepose/data/eval_clip.hpp"
+#include "finepose/dist/process_group.hpp"
 #include "finepose/eval/test_clips.hpp"
 #include "finepose/io/json.hpp"
 #include "finepose/model/finepose_model.hpp"
@@ -80,82 +84,168 @@ struct EvalReport {
   }
 };
 
+namespace detail {
+// One ErrorTable::add of the protocol, recorded: the tables are made by replaying
+// the records in clip order, so a run split over processes (each rank a share of
+// the clips) makes the very same additions in the same order as one process.
+struct TableAdd {
+  std::int32_t setting = 0, protocol = 0, step = 0;
+  double value = 0, weight = 0;
+};
+struct ClipAdds {
+  std::int64_t clip = 0;
+  std::vector<TableAdd> adds;
+};
+
+inline void put_bytes(std::string& b, const void* p, std::size_t n) { b.append(static_cast<const char*>(p), n); }
+inline std::string encode_clip_adds(const std::vector<ClipAdds>& all) {
+  std::string b;
+  for (const auto& c : all) {
+    const std::int64_t n = std::int64_t(c.adds.size());
+    put_bytes(b, &c.clip, 8);
+    put_bytes(b, &n, 8);
+    for (const auto& a : c.adds) {
+      put_bytes(b, &a.setting, 4), put_bytes(b, &a.protocol, 4), put_bytes(b, &a.step, 4);
+      put_bytes(b, &a.value, 8), put_bytes(b, &a.weight, 8);
+    }
+  }
+  return b;
+}
+inline std::vector<ClipAdds> decode_clip_adds(const std::string& b) {
+  std::vector<ClipAdds> out;
+  std::size_t at = 0;
+  auto get = [&](void* p, std::size_t n) {
+    FINEPOSE_CHECK(at + n <= b.size(), "eval: a rank's results are truncated (", b.size(), " bytes)");
+    std::memcpy(p, b.data() + at, n);
+    at += n;
+  };
+  while (at < b.size()) {
+    ClipAdds c;
+    std::int64_t n = 0;
+    get(&c.clip, 8), get(&n, 8);
+    FINEPOSE_CHECK(n >= 0 && std::uint64_t(n) <= (b.size() - at) / 28, "eval: a rank's results are malformed");
+    c.adds.resize(std::size_t(n));
+    for (auto& a : c.adds) get(&a.setting, 4), get(&a.protocol, 4), get(&a.step, 4), get(&a.value, 8), get(&a.weight, 8);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// Steps 2 and 4 for one clip: its chunks through the predictor, the additions it makes.
+inline std::vector<TableAdd> clip_table_adds(const data::EvalClip& clip, const ChunkPredictor& predict, const EvalRun& run,
+                                             const std::vector<std::string>& protocols, long long& done, long long total,
+                                             const EvalProgress& progress) {
+  const std::int64_t L = run.frames, batch = run.batch, J = 17;
+  const int K = run.steps;
+  pose::MetricsOptions mopt;
+  mopt.skeleton = run.dataset == "3dhp" ? "mpi-inf-3dhp-17" : "h36m-17";
+  mopt.pose_best_group_frames = 0;  // each call below is one batch = one P-Best group
+  std::vector<TableAdd> adds;
+  const TensorF x2d = data::make_eval_chunks(clip.keypoints_2d, L);
+  const TensorF tgt = data::make_eval_chunks(clip.target, L);
+  const TensorF root = data::make_eval_chunks(clip.root, L);
+  const std::vector<bool> valid = clip.valid.empty() ? std::vector<bool>() : data::make_eval_chunks(clip.valid, L);
+  const std::int64_t C = x2d.size(0);
+  for (std::int64_t c0 = 0; c0 < C; c0 += batch) {
+    const std::int64_t b = std::min(batch, C - c0), N = b * L;
+    const TensorF xb = x2d.slice(0, c0, c0 + b).contiguous();
+    const TensorF out = predict(xb, clip);  // [b, K, H, L, J, 3]
+    if (out.dim() != 6 || out.size(0) != b || out.size(1) != K || out.size(3) != L || out.size(4) != J || out.size(5) != 3)
+      fail("eval: the predictor returned ", shape_str(out.shape()), " for ", b, " chunks of ", L, " frames, expected [", b,
+           ", ", K, ", H, ", L, ", ", J, ", 3]");
+    const std::int64_t H = out.size(2);
+    pose::MetricsInput in;
+    in.target = TensorD({N, J, 3});
+    in.keypoints_2d = TensorD({N, J, 2});
+    in.root = TensorD({N, 1, 3});
+    for (std::int64_t i = 0; i < N * J * 3; ++i) in.target.data()[i] = tgt.data()[c0 * L * J * 3 + i];
+    for (std::int64_t i = 0; i < N * J * 2; ++i) in.keypoints_2d.data()[i] = xb.data()[i];
+    for (std::int64_t i = 0; i < N * 3; ++i) in.root.data()[i] = root.data()[c0 * L * 3 + i];
+    in.intrinsics = clip.intrinsics;
+    std::int64_t weight = N;
+    if (!valid.empty()) {
+      in.valid.assign(valid.begin() + c0 * L, valid.begin() + (c0 + b) * L);
+      weight = 0;
+      for (bool v : in.valid) weight += v;
+      if (weight == 0) {
+        if (progress) progress(done += b, total);
+        continue;
+      }
+    }
+    for (int k = 0; k < K; ++k) {
+      in.pred = TensorD({N, H, J, 3});
+      for (std::int64_t bi = 0; bi < b; ++bi)
+        for (std::int64_t h = 0; h < H; ++h)
+          for (std::int64_t f = 0; f < L; ++f)
+            for (std::int64_t e = 0; e < J * 3; ++e)
+              in.pred.data()[(((bi * L + f) * H + h) * J * 3) + e] =
+                  run.to_mm * out.data()[((((bi * K + k) * H + h) * L + f) * J * 3) + e];
+      const pose::MetricsReport m = pose::compute_metrics(in, mopt);
+      for (const auto& [name, v] : m.aggregations) {
+        const auto& ss = settings();
+        const std::int32_t si = std::int32_t(std::find(ss.begin(), ss.end(), name) - ss.begin());
+        const double values[4] = {v.mpjpe, v.p_mpjpe, v.pck, v.auc};
+        for (std::size_t p = 0; p < protocols.size(); ++p)
+          adds.push_back({si, std::int32_t(p), std::int32_t(k), values[p], double(weight)});
+      }
+    }
+    if (progress) progress(done += b, total);
+  }
+  return adds;
+}
+}  // namespace detail
+
 // Steps 2 and 4 of the protocol: every clip through the predictor, into tables.
+// With a process group of N ranks, rank r predicts clips r, r + N, ...; rank 0
+// gathers every rank's additions and makes the tables from them in clip order:
+// the one-process tables, bit for bit (the predictor draws the same noise for a
+// chunk whichever rank runs it). Ranks other than 0 return a report with the
+// run's header but no table rows.
 inline EvalReport run_protocol(const std::vector<data::EvalClip>& clips, const ChunkPredictor& predict,
-                               const EvalRun& run, const EvalProgress& progress = {}) {
+                               const EvalRun& run, const EvalProgress& progress = {},
+                               dist::ProcessGroup* group = nullptr) {
   const std::int64_t L = run.frames, batch = run.batch;
   const bool is_3dhp = run.dataset == "3dhp";
   const int K = run.steps;
   if (L < 1 || batch < 1 || K < 1) fail("eval: chunk length, batch and steps must be >= 1");
+  dist::SingleProcess single;
+  dist::ProcessGroup& pg = group ? *group : single;
   const auto t0 = std::chrono::steady_clock::now();
   EvalReport rep;
   rep.run = run;
   rep.clips = clips.size();
-  for (const auto& c : clips) rep.chunks += data::eval_chunk_count(c.frames(), L), rep.frames += c.frames();
+  long long mine = 0;  // chunks this rank predicts (its progress total)
+  for (std::size_t i = 0; i < clips.size(); ++i) {
+    const long long c = data::eval_chunk_count(clips[i].frames(), L);
+    rep.chunks += c, rep.frames += clips[i].frames();
+    if (int(i % std::size_t(pg.size())) == pg.rank()) mine += c;
+  }
   rep.protocols = is_3dhp ? std::vector<std::string>{"mpjpe", "p_mpjpe", "pck", "auc"}
                           : std::vector<std::string>{"mpjpe", "p_mpjpe"};
   for (const auto& s : settings())
     for (const auto& p : rep.protocols) rep.tables[s].emplace(p, pose::ErrorTable(K));
 
-  pose::MetricsOptions mopt;
-  mopt.skeleton = is_3dhp ? "mpi-inf-3dhp-17" : "h36m-17";
-  mopt.pose_best_group_frames = 0;  // each call below is one batch = one P-Best group
   long long done = 0;
-  const std::int64_t J = 17;
-
-  for (const auto& clip : clips) {
-    const TensorF x2d = data::make_eval_chunks(clip.keypoints_2d, L);
-    const TensorF tgt = data::make_eval_chunks(clip.target, L);
-    const TensorF root = data::make_eval_chunks(clip.root, L);
-    const std::vector<bool> valid = clip.valid.empty() ? std::vector<bool>() : data::make_eval_chunks(clip.valid, L);
-    const std::int64_t C = x2d.size(0);
-    const std::string row = table_row(run.dataset, clip);
-    for (std::int64_t c0 = 0; c0 < C; c0 += batch) {
-      const std::int64_t b = std::min(batch, C - c0), N = b * L;
-      const TensorF xb = x2d.slice(0, c0, c0 + b).contiguous();
-      const TensorF out = predict(xb, clip);  // [b, K, H, L, J, 3]
-      if (out.dim() != 6 || out.size(0) != b || out.size(1) != K || out.size(3) != L || out.size(4) != J || out.size(5) != 3)
-        fail("eval: the predictor returned ", shape_str(out.shape()), " for ", b, " chunks of ", L, " frames, expected [", b,
-             ", ", K, ", H, ", L, ", ", J, ", 3]");
-      const std::int64_t H = out.size(2);
-      pose::MetricsInput in;
-      in.target = TensorD({N, J, 3});
-      in.keypoints_2d = TensorD({N, J, 2});
-      in.root = TensorD({N, 1, 3});
-      for (std::int64_t i = 0; i < N * J * 3; ++i) in.target.data()[i] = tgt.data()[c0 * L * J * 3 + i];
-      for (std::int64_t i = 0; i < N * J * 2; ++i) in.keypoints_2d.data()[i] = xb.data()[i];
-      for (std::int64_t i = 0; i < N * 3; ++i) in.root.data()[i] = root.data()[c0 * L * 3 + i];
-      in.intrinsics = clip.intrinsics;
-      std::int64_t weight = N;
-      if (!valid.empty()) {
-        in.valid.assign(valid.begin() + c0 * L, valid.begin() + (c0 + b) * L);
-        weight = 0;
-        for (bool v : in.valid) weight += v;
-        if (weight == 0) {
-          if (progress) progress(done += b, rep.chunks);
-          continue;
-        }
-      }
-      for (int k = 0; k < K; ++k) {
-        in.pred = TensorD({N, H, J, 3});
-        for (std::int64_t bi = 0; bi < b; ++bi)
-          for (std::int64_t h = 0; h < H; ++h)
-            for (std::int64_t f = 0; f < L; ++f)
-              for (std::int64_t e = 0; e < J * 3; ++e)
-                in.pred.data()[(((bi * L + f) * H + h) * J * 3) + e] =
-                    run.to_mm * out.data()[((((bi * K + k) * H + h) * L + f) * J * 3) + e];
-        const pose::MetricsReport m = pose::compute_metrics(in, mopt);
-        for (const auto& [name, v] : m.aggregations) {
-          auto& t = rep.tables.at(name);
-          t.at("mpjpe").add(row, v.mpjpe, double(weight), k);
-          t.at("p_mpjpe").add(row, v.p_mpjpe, double(weight), k);
-          if (is_3dhp) {
-            t.at("pck").add(row, v.pck, double(weight), k);
-            t.at("auc").add(row, v.auc, double(weight), k);
-          }
-        }
-      }
-      if (progress) progress(done += b, rep.chunks);
+  std::vector<detail::ClipAdds> local;
+  for (std::size_t i = std::size_t(pg.rank()); i < clips.size(); i += std::size_t(pg.size()))
+    local.push_back({std::int64_t(i), detail::clip_table_adds(clips[i], predict, run, rep.protocols, done, mine, progress)});
+  std::vector<detail::ClipAdds> all;
+  if (pg.size() == 1) {
+    all = std::move(local);
+  } else {
+    for (const std::string& b : pg.gather_to_root(detail::encode_clip_adds(local)))
+      for (auto& c : detail::decode_clip_adds(b)) all.push_back(std::move(c));
+    std::sort(all.begin(), all.end(), [](const detail::ClipAdds& a, const detail::ClipAdds& b) { return a.clip < b.clip; });
+    if (pg.is_root()) FINEPOSE_CHECK(all.size() == clips.size(), "eval: ", all.size(), " of ", clips.size(), " clips came back from the ranks");
+  }
+  for (const auto& c : all) {
+    FINEPOSE_CHECK(c.clip >= 0 && std::size_t(c.clip) < clips.size(), "eval: a rank returned clip ", c.clip);
+    const std::string row = table_row(run.dataset, clips[std::size_t(c.clip)]);
+    for (const auto& a : c.adds) {
+      FINEPOSE_CHECK(a.setting >= 0 && std::size_t(a.setting) < settings().size() && a.protocol >= 0 &&
+                     std::size_t(a.protocol) < rep.protocols.size() && a.step >= 0 && a.step < K,
+                     "eval: a rank returned a malformed table entry");
+      rep.tables.at(settings()[std::size_t(a.setting)]).at(rep.protocols[std::size_t(a.protocol)]).add(row, a.value, a.weight, a.step);
     }
   }
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
