@@ -19,7 +19,9 @@ function(run)
   endif()
   message(STATUS "${out}")
 endfunction()
-set(gen_args -DCMAKE_BUILD_TYPE=Release)
+# Unoptimised: the test checks that a consumer's build finds, compiles and links everything and
+# that the program runs; -O0 compiles the one-header API in 26 s against 45 s at -O2 (CI time)
+set(gen_args -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O0" "-DCMAKE_CUDA_FLAGS_DEBUG=-O0")
 if(MODE STREQUAL "find_package")
   run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
   run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer/find_package -B ${WORK_DIR}/build ${gen_args}
