@@ -12,6 +12,7 @@
 
 namespace fs = std::filesystem;
 
+#ifdef FINEPOSE_MPIEXEC
 namespace {
 // the run's wall time is the one figure that may differ
 std::string without_seconds(const std::string& s) {
@@ -19,6 +20,7 @@ std::string without_seconds(const std::string& s) {
   return std::regex_replace(r, std::regex(", [0-9.]+ s\n"), ", _ s\n");
 }
 }  // namespace
+#endif
 
 TEST_CASE("mpirun -np 2 and 3 finepose eval --dataset humaneva: the one-process report exactly") {
 #ifndef FINEPOSE_MPIEXEC
