@@ -5,10 +5,12 @@
 
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "finepose/train/trainer.hpp"
 #include "parity_util.hpp"
 #include "test_helpers.hpp"
+#include "thread_group.hpp"
 
 using namespace finepose;
 using namespace finepose::train;
@@ -169,4 +171,129 @@ TEST_CASE("resuming from a checkpoint gives the same final weights") {
     CHECK_THROWS_WITH_AS(wrong.load_checkpoint(ck), doctest::Contains("config differs"), finepose::Error);
     std::remove(ck.c_str());
   }
+}
+
+// ---- data parallel (issue 18): the trainer on N ranks (threads here, MPI in test_cli_mpi)
+
+namespace {
+struct RankResult {
+  std::vector<float> weights;
+  std::vector<std::pair<std::string, std::vector<float>>> grads;  // after the last step
+  double loss = 0, validate = 0;
+};
+
+// `epochs` epochs of d on N ranks; every rank's result (rank order).
+std::vector<RankResult> train_on_ranks(const TrainConfig& tc, int N, const Dataset& d, int epochs, uint64_t init) {
+  test::ThreadGroup group(N);
+  std::vector<RankResult> out(static_cast<std::size_t>(N));
+  std::vector<std::string> errors(static_cast<std::size_t>(N));
+  std::vector<std::thread> th;
+  for (int r = 0; r < N; ++r)
+    th.emplace_back([&, r] {
+      try {
+        test::ThreadGroup::Rank rank(group, r);
+        Trainer t(tc, random_net(tc.model, init), prompts());
+        if (N > 1) t.set_process_group(&rank);
+        RankResult& res = out[size_t(r)];
+        for (int e = 0; e < epochs; ++e) res.loss = t.train_epoch(d);
+        res.validate = t.validate(d, 2);
+        res.weights = weights(t);
+        for (auto& [n, p, g] : t.model().parameters()) res.grads.emplace_back(n, std::vector<float>(g->data(), g->data() + g->numel()));
+      } catch (const std::exception& e) {
+        errors[size_t(r)] = e.what();
+      }
+    });
+  for (auto& t : th) t.join();
+  for (auto& e : errors) REQUIRE_MESSAGE(e.empty(), e);
+  return out;
+}
+
+double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]), den += double(a[i]) * a[i];
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+}  // namespace
+
+TEST_CASE("data parallel: one batch's gradients on 2 and 3 ranks are one process's, to float rounding") {
+  const Dataset d = synthetic(4, 30, 3);
+  TrainConfig tc = train_config();
+  tc.batch_size = 6;
+  tc.max_batches = 1;
+  const auto one = train_on_ranks(tc, 1, d, 1, 11);
+  for (int N : {2, 3}) {
+    const auto many = train_on_ranks(tc, N, d, 1, 11);
+    for (int r = 1; r < N; ++r) CHECK(many[size_t(r)].weights == many[0].weights);  // the ranks agree to the bit
+    CHECK(many[0].loss == doctest::Approx(one[0].loss).epsilon(1e-6));
+    for (std::size_t i = 0; i < one[0].grads.size(); ++i) {
+      const double e = rel_l2(one[0].grads[i].second, many[0].grads[i].second);
+      CHECK_MESSAGE(e <= 1e-5, N, " ranks: gradient of ", one[0].grads[i].first, " rel L2 ", e);
+    }
+  }
+}
+
+TEST_CASE("data parallel: epochs on 2 and 3 ranks end at one process's weights; the same N gives the same bits") {
+  const Dataset d = synthetic(4, 30, 3);
+  for (bool upstream : {false, true}) {
+    TrainConfig tc = train_config();
+    tc.batch_size = 5;  // 4 sequences x 4 chunks x 2 (flip) = 32 chunks: the last batch has 2 samples, fewer than 3 ranks
+    tc.ctx_grad = !upstream;
+    tc.loss_scaled_backward = upstream;
+    const auto one = train_on_ranks(tc, 1, d, 4, 11);
+    for (int N : {2, 3}) {
+      const auto many = train_on_ranks(tc, N, d, 4, 11);
+      for (int r = 1; r < N; ++r) CHECK(many[size_t(r)].weights == many[0].weights);
+      const double e = rel_l2(one[0].weights, many[0].weights);
+      MESSAGE(std::string(upstream ? "upstream" : "paper"), " mode, ", N, " ranks, 28 steps: weights rel L2 ", e);
+      CHECK(e <= 1e-5);
+      CHECK(many[0].loss == doctest::Approx(one[0].loss).epsilon(1e-5));
+      CHECK(many[0].validate == doctest::Approx(one[0].validate).epsilon(1e-5));
+      if (N == 2) CHECK(train_on_ranks(tc, 2, d, 4, 11)[0].weights == many[0].weights);  // no dependence on timing
+    }
+  }
+}
+
+TEST_CASE("a checkpoint saved within an epoch resumes to the uninterrupted run's weights, on any number of ranks") {
+  const Dataset d = synthetic(3, 25, 4);
+  TrainConfig tc = train_config();
+  Trainer full(tc, random_net(tc.model, 12), prompts());
+  for (int e = 0; e < 2; ++e) full.train_epoch(d);
+  const std::string ck = std::string(FINEPOSE_GENERATED_FIXTURES) + "/train_mid_epoch_test.safetensors";
+  REQUIRE(std::system(("mkdir -p '" + std::string(FINEPOSE_GENERATED_FIXTURES) + "'").c_str()) == 0);
+  {
+    Trainer part(tc, random_net(tc.model, 12), prompts());
+    part.train_epoch(d);
+    struct Stop {};
+    try {  // "killed" after batch 3 of epoch 2, a checkpoint saved from the batch callback
+      part.train_epoch(d, [&](int64_t done, int64_t, double) {
+        if (done == 3) part.save_checkpoint(ck), throw Stop{};
+      });
+    } catch (Stop&) {
+    }
+  }
+  Trainer resumed(tc, random_net(tc.model, 99), prompts());
+  resumed.load_checkpoint(ck);
+  CHECK(resumed.epoch() == 1);
+  CHECK(resumed.batch() == 3);
+  resumed.train_epoch(d);
+  CHECK(weights(resumed) == weights(full));
+  CHECK(resumed.epoch() == 2);
+  CHECK(resumed.batch() == 0);
+  // resumed on 2 ranks: the same weights to float rounding
+  test::ThreadGroup group(2);
+  std::vector<std::vector<float>> w(2);
+  std::vector<std::thread> th;
+  for (int r = 0; r < 2; ++r)
+    th.emplace_back([&, r] {
+      test::ThreadGroup::Rank rank(group, r);
+      Trainer t(tc, random_net(tc.model, 99), prompts());
+      t.set_process_group(&rank);
+      t.load_checkpoint(ck);
+      t.train_epoch(d);
+      w[size_t(r)] = weights(t);
+    });
+  for (auto& t : th) t.join();
+  CHECK(w[0] == w[1]);
+  CHECK(rel_l2(weights(full), w[0]) <= 1e-5);
+  std::remove(ck.c_str());
 }

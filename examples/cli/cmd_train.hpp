@@ -4,8 +4,11 @@
 // validates on HumanEva-I Validate each epoch. Writes DIR/checkpoint.safetensors
 // (weights + AdamW state + epoch, for --resume), DIR/model.safetensors (weights +
 // config, for finepose sample/eval) and DIR/log.tsv.
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -19,11 +22,49 @@
 #include "finepose/train/presets.hpp"
 #include "finepose/train/trainer.hpp"
 #include "progress.hpp"
+#ifdef FINEPOSE_MPI
+#include "finepose/dist/mpi_process_group.hpp"
+#endif
 
 namespace finepose::cli {
 
+namespace detail {
+// What every rank must agree on before a data-parallel run: the training config, the
+// data it loaded (its first epoch's sequences, hashed) and the flags that change the run.
+inline std::string train_fingerprint(const train::TrainConfig& tc, const train::Dataset& first, const std::string& flags) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a over 64-bit words
+  auto mix = [&](std::uint64_t w) { h = (h ^ w) * 1099511628211ull; };
+  auto words = [&](const float* p, int64_t n) {
+    for (int64_t i = 0; i + 1 < n; i += 2) {
+      std::uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      mix(w);
+    }
+    if (n % 2) {
+      std::uint32_t w;
+      std::memcpy(&w, p + n - 1, 4);
+      mix(w);
+    }
+  };
+  for (const auto& s : first.seqs) {
+    mix(std::uint64_t(s.label));
+    words(s.x2d.data(), s.x2d.numel());
+    words(s.x3d.data(), s.x3d.numel());
+  }
+  char b[64];
+  std::snprintf(b, sizeof b, "%016llx", (unsigned long long)h);
+  return config_to_json(tc.model) + " batch " + std::to_string(tc.batch_size) + " epochs " + std::to_string(tc.epochs) +
+         " seed " + std::to_string(tc.seed) + " lr " + std::to_string(tc.lr) + " max_batches " +
+         std::to_string(tc.max_batches) + " flip " + std::to_string(tc.flip) + " upstream " +
+         std::to_string(tc.loss_scaled_backward) + std::to_string(tc.ctx_grad) + " flags " + flags + " data " +
+         std::to_string(first.seqs.size()) + ":" + b;
+}
+}  // namespace detail
 
-inline int cmd_train(int argc, char** argv) {
+
+// The command, on the ranks of `group` (nullptr: one process). With N ranks every
+// batch is shared out (train/trainer.hpp); rank 0 alone prints and writes files.
+inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
   Args a("train", "--preset small|base|paper [--config FILE] --data DIR --out DIR [--epochs N] [--seed S] [--resume]",
          {{"preset", "NAME", "small (CPU, minutes), base (depth 4, 81 frames, width 128; all mocap through new cameras every epoch) or paper (depth 8, 243 frames, width 512)"},
           {"config", "FILE", "JSON overrides: model (config fields), batch_size, epochs, lr, weight_decay, lr_decay, "
@@ -39,8 +80,12 @@ inline int cmd_train(int argc, char** argv) {
           {"upstream", "", "reproduce upstream's training exactly: ctx vectors frozen, gradients scaled by the loss"},
           {"heldout-frames", "N", "wide pipeline: frames of the held-out set validated each epoch (default 20000; 0 = all)"},
           {"validate-frames", "N", "frames of HumanEva-I Validate scored each epoch, evenly spaced sequences (default 0 = all)"},
+          {"checkpoint-minutes", "M", "also save the checkpoint within an epoch every M minutes (default 10; 0 = only at epoch ends)"},
+          {"checkpoint-every", "N", "also save the checkpoint every N batches (default 0 = by time only)"},
+          {"threads", "N", "CPU threads (default: all; under mpirun: per rank)"},
           {"quiet", "", "no progress bar"}});
   if (!a.parse(argc, argv)) return 0;
+  a.apply_threads();
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // epoch lines show up in logs as they happen
   const std::string preset_name = a.get("preset", "small");
   train::TrainConfig tc = train::preset(preset_name);
@@ -55,8 +100,11 @@ inline int cmd_train(int argc, char** argv) {
   const std::string data = a.require("data"), out = a.require("out");
   const int64_t mocap = a.get_int_in("mocap-frames", train::TrainingDataOptions{}.mocap_frames, -1, int64_t(1) << 40);
   const double noise_px = a.get_double_in("noise-px", train::TrainingDataOptions{}.noise_px, 0, 1000);
+  const double ck_minutes = a.get_double_in("checkpoint-minutes", 10, 0, 1e6);
+  const int64_t ck_every = a.get_int_in("checkpoint-every", 0, 0, int64_t(1) << 40);
+  const bool root = !group || group->is_root();
   // an earlier run's files are kept unless asked: a repeated command must not wipe a week of training
-  if (!a.has("resume") && !a.has("force"))
+  if (root && !a.has("resume") && !a.has("force"))
     for (const char* f : {"/checkpoint.safetensors", "/model.safetensors", "/log.tsv"})
       if (std::filesystem::exists(out + f))
         fail("train: '", out + f, "' exists (an earlier run); give --resume to continue it or --force to start over");
@@ -83,9 +131,22 @@ inline int cmd_train(int argc, char** argv) {
     d = std::move(h);
   };
   keep_frames(td.validate, validate_frames);
-  if (td.wide()) {
-    keep_frames(td.heldout, heldout_frames);
-    const train::Dataset first = td.epoch_set(0);
+  if (td.wide()) keep_frames(td.heldout, heldout_frames);
+  const train::Dataset first = td.wide() ? td.epoch_set(0) : train::Dataset();
+  if (group) {  // every rank must train the same thing: rank 0 compares what each one loaded
+    const std::string flags = std::to_string(mocap) + " " + std::to_string(noise_px) + " " +
+                              std::to_string(heldout_frames) + " " + std::to_string(validate_frames) + " " +
+                              std::to_string(a.has("resume"));
+    const auto all = group->gather_to_root(detail::train_fingerprint(tc, td.wide() ? first : trainset, flags));
+    for (std::size_t r = 1; r < all.size(); ++r)
+      if (all[r] != all[0])
+        fail("train: rank ", r, " loaded different data or configuration than rank 0 (every rank needs the same --data, "
+             "--config and flags):\n  rank 0: ", all[0], "\n  rank ", r, ": ", all[r]);
+    std::string ok = "ok";
+    group->broadcast(ok);
+  }
+  if (!root) {
+  } else if (td.wide()) {
     std::printf("train (wide pipeline): %zu mocap clips (%lld frames) + HumanEva-I Train, filmed anew each epoch (epoch 1: "
                 "%zu sequences, %lld frames); held out: %zu sequences (%lld frames); HumanEva-I Validate (reported only): "
                 "%zu sequences (%lld frames); labels:",
@@ -95,8 +156,11 @@ inline int cmd_train(int argc, char** argv) {
     std::printf("train: %zu sequences (%lld frames), validate: %zu sequences (%lld frames), labels:", trainset.seqs.size(),
                 (long long)trainset.frames(), valset.seqs.size(), (long long)valset.frames());
   }
-  for (auto& l : trainset.labels) std::printf(" %s", l.c_str());
-  std::printf("\n");
+  if (root) {
+    for (auto& l : trainset.labels) std::printf(" %s", l.c_str());
+    if (group) std::printf("; data parallel over %d ranks, %lld samples a batch in all", group->size(), (long long)tc.batch_size);
+    std::printf("\n");
+  }
 
   std::vector<PromptTokens> prompts;
   for (const auto& l : trainset.labels) {
@@ -110,16 +174,31 @@ inline int cmd_train(int argc, char** argv) {
   MixSTE2 net(tc.model);
   train::init_model(net, tc.seed);
   train::Trainer trainer(tc, std::move(net), prompts);
-  std::filesystem::create_directories(out);
+  trainer.set_process_group(group);
+  if (root) std::filesystem::create_directories(out);
   const std::string ck = out + "/checkpoint.safetensors";
-  if (a.has("resume")) {
-    trainer.load_checkpoint(ck);
-    std::printf("resumed from %s at epoch %lld\n", ck.c_str(), (long long)trainer.epoch());
+  if (a.has("resume")) {  // rank 0 reads the checkpoint; the others get its bytes (no shared file system needed)
+    std::vector<std::uint8_t> bytes;
+    if (root) bytes = io::read_file(ck);
+    if (group) {
+      std::string b(bytes.begin(), bytes.end());
+      group->broadcast(b);
+      bytes.assign(b.begin(), b.end());
+    }
+    trainer.load_checkpoint_bytes(bytes, ck);
+    if (root) {
+      if (trainer.batch() > 0)
+        std::printf("resumed from %s at epoch %lld, batch %lld\n", ck.c_str(), (long long)trainer.epoch() + 1,
+                    (long long)trainer.batch());
+      else
+        std::printf("resumed from %s at epoch %lld\n", ck.c_str(), (long long)trainer.epoch());
+    }
   }
-  std::ofstream log(out + "/log.tsv", a.has("resume") ? std::ios::app : std::ios::trunc);
-  if (!a.has("resume"))
+  std::ofstream log;
+  if (root) log.open(out + "/log.tsv", a.has("resume") ? std::ios::app : std::ios::trunc);
+  if (root && !a.has("resume"))
     log << (td.wide() ? "epoch\tlr\ttrain_loss_m\tval_mpjpe_mm\theldout_mpjpe_mm\tseconds\n" : "epoch\tlr\ttrain_loss_m\tval_mpjpe_mm\tseconds\n");
-  const bool quiet = a.has("quiet");
+  const bool quiet = a.has("quiet") || !root;
   // wide pipeline: the best epoch by the held-out set (never by HumanEva-I Validate) is kept as best.safetensors
   double best = INFINITY;
   const std::string best_json = out + "/best.json";
@@ -128,12 +207,24 @@ inline int cmd_train(int argc, char** argv) {
   while (trainer.epoch() < tc.epochs) {
     const double lr = trainer.lr();
     const train::Dataset epoch_set = td.epoch_set(trainer.epoch());
+    const int64_t start = trainer.batch();
     Progress bar("epoch " + std::to_string(trainer.epoch() + 1) + "/" + std::to_string(tc.epochs),
-                 trainer.batches_per_epoch(epoch_set), quiet);
-    const double loss = trainer.train_epoch(epoch_set, [&](int64_t done, int64_t, double) { bar.update(done); });
+                 trainer.batches_per_epoch(epoch_set) - start, quiet);
+    auto last_ck = std::chrono::steady_clock::now();
+    const double loss = trainer.train_epoch(epoch_set, [&](int64_t done, int64_t total, double) {
+      bar.update(done - start);
+      if (!root || done == total) return;  // the end of the epoch is checkpointed below
+      const auto now = std::chrono::steady_clock::now();
+      if ((ck_every > 0 && done % ck_every == 0) ||
+          (ck_minutes > 0 && std::chrono::duration<double>(now - last_ck).count() >= 60 * ck_minutes)) {
+        trainer.save_checkpoint(ck);  // atomic (temporary file, then rename)
+        last_ck = now;
+      }
+    });
     bar.finish();
     const double val = trainer.validate(valset);
     const double held = td.wide() ? trainer.validate(td.heldout) : NAN;
+    if (!root) continue;
     if (td.wide())
       std::printf("epoch %lld  lr %.3g  train loss %.2f mm  held-out MPJPE %.2f mm  (HumanEva-I Validate %.2f mm)\n",
                   (long long)trainer.epoch(), lr, 1000 * loss, held, val);
@@ -159,6 +250,22 @@ inline int cmd_train(int argc, char** argv) {
     log.flush();
   }
   return 0;
+}
+
+inline int cmd_train(int argc, char** argv) {
+#ifdef FINEPOSE_MPI
+  // under mpirun: data parallel over the ranks; on its own: one process
+  if (dist::launched_by_mpi()) {
+    dist::MpiProcessGroup mpi(&argc, &argv);
+    try {
+      return cmd_train_on(argc, argv, &mpi);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "finepose train: error (rank %d of %d): %s\n", mpi.rank(), mpi.size(), e.what());
+      mpi.abort_all(1);
+    }
+  }
+#endif
+  return cmd_train_on(argc, argv, nullptr);
 }
 
 }  // namespace finepose::cli

@@ -83,6 +83,8 @@ inline TensorF cross_attention_bwd(const nn::TemporalCrossAttention& m, nn::Temp
   TensorF dx = layer_norm_bwd(m.norm, g ? &g->norm : nullptr, c.n, linear_bwd(m.query, g ? &g->query : nullptr, c.nx, dq));
   ops::add_inplace(dx.data(), dout.data(), dx.numel());
   TensorF dt = linear_bwd(m.key, g ? &g->key : nullptr, c.tnx, dk);
+  // zero in exact arithmetic (softmax ignores a shift of a query's logits): see self_attention_bwd
+  if (g && g->key.bias.defined()) g->key.bias.fill(0.f);
   TensorF dt2 = linear_bwd(m.value, g ? &g->value : nullptr, c.tnx, dv);
   ops::add_inplace(dt.data(), dt2.data(), dt.numel());
   dxf = layer_norm_bwd(m.text_norm, g ? &g->text_norm : nullptr, c.tn, dt);

@@ -4,6 +4,7 @@
 // their gradients are accumulated (+=) into a second module of the same type
 // used as a gradient buffer (nullptr: frozen, no parameter gradient). Backward
 // returns the gradient of the module's input as a fresh tensor.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -106,7 +107,12 @@ inline TensorF self_attention_bwd(const nn::SelfAttention& m, nn::SelfAttention*
   ops::attention_backward(d, d + C, d + 2 * C, d_o.data(), c.probs.data(), q, N * 3 * C, 3 * C, q + C, N * 3 * C,
                           3 * C, q + 2 * C, N * 3 * C, 3 * C, ops::AttnShape{B, H, N, N, dh},
                           float(1.0 / std::sqrt(double(dh))));
-  return linear_bwd(m.qkv, g ? &g->qkv : nullptr, c.in, dqkv);
+  TensorF dx = linear_bwd(m.qkv, g ? &g->qkv : nullptr, c.in, dqkv);
+  // The key bias adds q.b to every logit of a query: softmax ignores it, so its
+  // gradient is exactly zero; the computed one is rounding noise that AdamW would
+  // blow up to lr-sized steps (and that differs with the batch split over ranks).
+  if (g && g->qkv.bias.defined()) std::fill(g->qkv.bias.data() + C, g->qkv.bias.data() + 2 * C, 0.f);
+  return dx;
 }
 
 // ---- small helpers

@@ -5,9 +5,11 @@
 //   x_t = clamp(q_sample(x0 scale), +-1.1 scale) / scale, x0 prediction, MPJPE
 //   loss, backward, AdamW (lr decayed per epoch), drop-path linspace(0, rate, depth).
 // Every random draw is a Philox value keyed by (seed, purpose, epoch, batch), so
-// a run resumed from an end-of-epoch checkpoint continues exactly as an
-// uninterrupted one. Checkpoints (safetensors) hold the weights, AdamW's
-// moments, the epoch, the step count and the learning rate.
+// a run resumed from a checkpoint (end of an epoch or within one) continues
+// exactly as an uninterrupted one. Checkpoints (safetensors) hold the weights,
+// AdamW's moments, the epoch, the batches done in it, the epoch's loss so far,
+// the step count and the learning rate. With a process group the batches are
+// shared over processes (data parallel; set_process_group).
 #include <cmath>
 #include <functional>
 #include <map>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "finepose/diffusion/ddim.hpp"
+#include "finepose/dist/process_group.hpp"
 #include "finepose/model/denoisers.hpp"
 #include "finepose/io/safetensors.hpp"
 #include "finepose/model/config_json.hpp"
@@ -69,7 +72,20 @@ class Trainer {
     return cfg_.max_batches > 0 ? std::min(nb, cfg_.max_batches) : nb;
   }
 
-  // One epoch. on_batch(done, total, loss) after each batch. Returns the mean loss (per position).
+  // The process group the batches are shared over (data-parallel training); nullptr: one process.
+  // Every rank runs the same trainer on the same data and config: rank r computes
+  // samples [B r / N, B (r+1) / N) of every global batch (the same shuffle, the same
+  // per-sample timesteps, noise and drop-path draws as one process), the
+  // gradients, scaled to the global batch, are summed over the ranks in rank order,
+  // and every rank applies the same AdamW step, so the ranks' weights stay identical.
+  void set_process_group(dist::ProcessGroup* g) { group_ = g && g->size() > 1 ? g : nullptr; }
+
+  // Batches of the current epoch done so far (a mid-epoch checkpoint resumes there).
+  int64_t batch() const { return batch_; }
+
+  // The rest of the current epoch: batches batch() .. end. on_batch(done, total, loss)
+  // after each (a checkpoint saved from it resumes after that batch). Returns the mean
+  // loss (per position) over the whole epoch, the batches before a resume included.
   double train_epoch(const Dataset& d, const std::function<void(int64_t, int64_t, double)>& on_batch = {}) {
     const FinePoseConfig& mc = cfg_.model;
     const int64_t F = mc.frames, J = mc.joints, C2 = mc.in_chans, per = F * J * 3;
@@ -78,57 +94,76 @@ class Trainer {
     const auto order = permutation(int64_t(chunks.size()), cfg_.seed, stream_id(kShuffle, epoch_, 0));
     int64_t nb = (int64_t(chunks.size()) + cfg_.batch_size - 1) / cfg_.batch_size;
     if (cfg_.max_batches > 0) nb = std::min(nb, cfg_.max_batches);
+    FINEPOSE_CHECK(batch_ <= nb, "train: the checkpoint is at batch ", batch_, " of an epoch that has ", nb,
+                   " batches (different data or batch size?)");
     std::vector<const PromptTokens*> pp;
     for (auto& p : prompts_) pp.push_back(&p);
-    double sum = 0;
-    int64_t count = 0;
-    for (int64_t bi = 0; bi < nb; ++bi) {
+    const int ranks = group_ ? group_->size() : 1, rank = group_ ? group_->rank() : 0;
+    for (int64_t bi = batch_; bi < nb; ++bi) {
       const int64_t s0 = bi * cfg_.batch_size, B = std::min(cfg_.batch_size, int64_t(chunks.size()) - s0);
-      TrainBatch b;
-      b.x2d = TensorF({B, F, J, C2});
-      TensorF target({B, F, J, 3});
-      for (int64_t i = 0; i < B; ++i) {
-        const Chunk& ch = chunks[size_t(order[size_t(s0 + i)])];
-        const Sequence& s = d.seqs[size_t(ch.seq)];
-        FINEPOSE_CHECK(s.x2d.size(1) == J && s.x2d.size(2) == C2 && s.x3d.size(1) == J, "train: sequence ", s.name,
-                       " has the wrong joint layout");
-        FINEPOSE_CHECK(s.label >= 0 && s.label < int64_t(prompts_.size()), "train: sequence ", s.name, " label ", s.label,
-                       " has no prompt");
-        copy_padded(b.x2d.data() + i * F * J * C2, s.x2d, ch.start, F);
-        copy_padded(target.data() + i * per, s.x3d, ch.start, F);
-        if (ch.flip) {
-          mirror(b.x2d.data() + i * F * J * C2, F, J, C2, mc.joints_left, mc.joints_right);
-          mirror(target.data() + i * per, F, J, 3, mc.joints_left, mc.joints_right);
+      const int64_t lo = B * rank / ranks, hi = B * (rank + 1) / ranks, Br = hi - lo;  // this rank's samples
+      double loss = 0;  // this rank's share of the global batch's loss
+      if (Br > 0) {
+        TrainBatch b;
+        b.x2d = TensorF({Br, F, J, C2});
+        TensorF target({Br, F, J, 3});
+        for (int64_t i = lo; i < hi; ++i) {
+          const int64_t li = i - lo;
+          const Chunk& ch = chunks[size_t(order[size_t(s0 + i)])];
+          const Sequence& s = d.seqs[size_t(ch.seq)];
+          FINEPOSE_CHECK(s.x2d.size(1) == J && s.x2d.size(2) == C2 && s.x3d.size(1) == J, "train: sequence ", s.name,
+                         " has the wrong joint layout");
+          FINEPOSE_CHECK(s.label >= 0 && s.label < int64_t(prompts_.size()), "train: sequence ", s.name, " label ",
+                         s.label, " has no prompt");
+          copy_padded(b.x2d.data() + li * F * J * C2, s.x2d, ch.start, F);
+          copy_padded(target.data() + li * per, s.x3d, ch.start, F);
+          if (ch.flip) {
+            mirror(b.x2d.data() + li * F * J * C2, F, J, C2, mc.joints_left, mc.joints_right);
+            mirror(target.data() + li * per, F, J, 3, mc.joints_left, mc.joints_right);
+          }
+          for (int64_t f = 0; f < F; ++f)  // main.py: inputs_3d[:, :, 0] = 0
+            for (int k = 0; k < 3; ++k) target.data()[li * per + f * J * 3 + k] = 0.f;
+          b.label.push_back(s.label);
+          b.t.push_back(int64_t(random_u32(cfg_.seed, stream_id(kTimestep, epoch_, bi), uint64_t(i)) %
+                                uint64_t(mc.timesteps)));
         }
-        for (int64_t f = 0; f < F; ++f)  // main.py: inputs_3d[:, :, 0] = 0
-          for (int k = 0; k < 3; ++k) target.data()[i * per + f * J * 3 + k] = 0.f;
-        b.label.push_back(s.label);
-        b.t.push_back(int64_t(random_u32(cfg_.seed, stream_id(kTimestep, epoch_, bi), uint64_t(i)) %
-                              uint64_t(mc.timesteps)));
+        // drawn for the whole batch (as one process draws them), this rank's samples used
+        TensorF noise = NormalStream(cfg_.seed, stream_id(kNoise, epoch_, bi)).normal({B, F, J, 3});
+        b.x3d = TensorF({Br, F, J, 3});
+        for (int64_t i = lo; i < hi; ++i)
+          q_sample_clamped(b.x3d.data() + (i - lo) * per, target.data() + (i - lo) * per, noise.data() + i * per, per,
+                           b.t[size_t(i - lo)], sched_, mc.scale);
+        const DropPathPlan dp = slice(drop_path_plan(B, bi), lo, hi);
+        MixSTECache cache;
+        TensorF pred = model_.forward(b, pp, cache, &dp);
+        TensorF dpred;
+        loss = mpjpe_loss(pred, target, &dpred) * double(Br) / double(B);
+        if (group_) group_->allreduce_sum(&loss, 1);  // the global loss (upstream's backward is seeded with it)
+        FINEPOSE_CHECK(std::isfinite(loss), "train: the loss is not finite at epoch ", epoch_ + 1, " batch ", bi);
+        const float scale = float(double(Br) / double(B) * (cfg_.loss_scaled_backward ? loss : 1.0));
+        if (scale != 1.f)
+          for (int64_t k = 0; k < dpred.numel(); ++k) dpred.data()[k] *= scale;
+        model_.zero_grad();
+        model_.backward(cache, dpred);
+      } else {  // fewer samples than ranks in the last batch: this rank adds nothing
+        if (group_) group_->allreduce_sum(&loss, 1);
+        FINEPOSE_CHECK(std::isfinite(loss), "train: the loss is not finite at epoch ", epoch_ + 1, " batch ", bi);
+        model_.zero_grad();
       }
-      TensorF noise = NormalStream(cfg_.seed, stream_id(kNoise, epoch_, bi)).normal({B, F, J, 3});
-      b.x3d = TensorF({B, F, J, 3});
-      for (int64_t i = 0; i < B; ++i)
-        q_sample_clamped(b.x3d.data() + i * per, target.data() + i * per, noise.data() + i * per, per,
-                         b.t[size_t(i)], sched_, mc.scale);
-      const DropPathPlan dp = drop_path_plan(B, bi);
-      MixSTECache cache;
-      TensorF pred = model_.forward(b, pp, cache, &dp);
-      TensorF dpred;
-      const double loss = mpjpe_loss(pred, target, &dpred);
-      FINEPOSE_CHECK(std::isfinite(loss), "train: the loss is not finite at epoch ", epoch_ + 1, " batch ", bi);
-      if (cfg_.loss_scaled_backward)
-        for (int64_t k = 0; k < dpred.numel(); ++k) dpred.data()[k] *= float(loss);
-      model_.zero_grad();
-      model_.backward(cache, dpred);
+      if (group_) allreduce_gradients();
       step_optimizer();
-      sum += loss * double(B);
-      count += B;
+      loss_sum_ += loss * double(B);
+      loss_count_ += B;
+      batch_ = bi + 1;
       if (on_batch) on_batch(bi + 1, nb, loss);
     }
+    const double mean = loss_sum_ / double(std::max<int64_t>(loss_count_, 1));
     lr_ *= cfg_.lr_decay;
     epoch_ += 1;
-    return sum / double(std::max<int64_t>(count, 1));
+    batch_ = 0;
+    loss_sum_ = 0;
+    loss_count_ = 0;
+    return mean;
   }
 
   // MPJPE (mm) of DDIM samples (mean of the hypotheses at the last step) over every
@@ -140,10 +175,15 @@ class Trainer {
     if (chunks.empty()) return NAN;
     std::vector<TextFeatures> feats;
     for (auto& p : prompts_) feats.push_back(model_.net.encode_text(p));
-    double sum = 0;
-    int64_t n = 0;
-    for (std::size_t s0 = 0; s0 < chunks.size(); s0 += size_t(batch)) {
+    // per batch (sum, count); with a process group, batch k is rank k mod N's and rank 0 adds them in batch order
+    const int64_t nbatch = (int64_t(chunks.size()) + batch - 1) / batch;
+    std::vector<double> part(size_t(2 * nbatch), 0.0);
+    const int ranks = group_ ? group_->size() : 1, rank = group_ ? group_->rank() : 0;
+    for (int64_t bk = rank; bk < nbatch; bk += ranks) {
+      const std::size_t s0 = std::size_t(bk * batch);
       const int64_t B = std::min<int64_t>(batch, int64_t(chunks.size() - s0));
+      double sum = 0;
+      int64_t n = 0;
       TensorF x2d({B, F, J, C2});
       std::vector<const TextFeatures*> texts;
       for (int64_t i = 0; i < B; ++i) {
@@ -177,8 +217,13 @@ class Trainer {
           }
         }
       }
+      part[size_t(2 * bk)] = sum;
+      part[size_t(2 * bk + 1)] = double(n);
     }
-    return 1000.0 * sum / double(std::max<int64_t>(n, 1));
+    if (group_) group_->allreduce_sum(part.data(), int64_t(part.size()));  // one rank's value + zeros: exact
+    double sum = 0, n = 0;
+    for (int64_t bk = 0; bk < nbatch; ++bk) sum += part[size_t(2 * bk)], n += part[size_t(2 * bk + 1)];
+    return 1000.0 * sum / std::max(n, 1.0);
   }
 
   // ---- checkpoints
@@ -190,19 +235,29 @@ class Trainer {
       t["adam_m." + std::get<0>(params[i])] = io::from_tensor(opt_.m[i]);
       t["adam_v." + std::get<0>(params[i])] = io::from_tensor(opt_.v[i]);
     }
-    char lr[64];
-    std::snprintf(lr, sizeof lr, "%.17g", lr_);
+    auto num = [](double v) {
+      char b[64];
+      std::snprintf(b, sizeof b, "%.17g", v);
+      return std::string(b);
+    };
+    const std::string lr = num(lr_);
     std::map<std::string, std::string> meta = {{"format", "finepose-train-checkpoint"},
                                                {"finepose.config", config_to_json(cfg_.model)},
                                                {"train.epoch", std::to_string(epoch_)},
+                                               {"train.batch", std::to_string(batch_)},
+                                               {"train.loss_sum", num(loss_sum_)},
+                                               {"train.loss_count", std::to_string(loss_count_)},
                                                {"train.adam_step", std::to_string(opt_.step)},
                                                {"train.lr", lr},
                                                {"train.seed", std::to_string(cfg_.seed)}};
     io::save_safetensors(path, t, meta);
   }
 
-  void load_checkpoint(const std::string& path) {
-    const io::SafeTensors st = io::load_safetensors(path);
+  void load_checkpoint(const std::string& path) { load_checkpoint_bytes(io::read_file(path), path); }
+
+  // The checkpoint file's bytes (what rank 0 read and broadcast to the other ranks).
+  void load_checkpoint_bytes(const std::vector<std::uint8_t>& bytes, const std::string& path) {
+    const io::SafeTensors st = io::parse_safetensors(bytes, path);
     auto meta = [&](const std::string& k) {
       auto it = st.metadata.find(k);
       if (it == st.metadata.end()) fail(path, ": not a finepose training checkpoint (no ", k, ")");
@@ -229,6 +284,16 @@ class Trainer {
     }
     epoch_ = std::stoll(meta("train.epoch"));
     lr_ = std::stod(meta("train.lr"));
+    // mid-epoch position; checkpoints from before mid-epoch saving have none (end of an epoch)
+    auto opt_meta = [&](const std::string& k, const char* dflt) {
+      auto it = st.metadata.find(k);
+      return it == st.metadata.end() ? std::string(dflt) : it->second;
+    };
+    batch_ = std::stoll(opt_meta("train.batch", "0"));
+    loss_sum_ = std::stod(opt_meta("train.loss_sum", "0"));
+    loss_count_ = std::stoll(opt_meta("train.loss_count", "0"));
+    FINEPOSE_CHECK(epoch_ >= 0 && batch_ >= 0 && loss_count_ >= 0 && std::isfinite(loss_sum_), path,
+                   ": the checkpoint's training position is invalid");
   }
 
   // The weights as a model file (model/model_file.hpp format) for inference.
@@ -245,6 +310,31 @@ class Trainer {
   }
 
  private:
+  // samples [lo, hi) of a batch's drop-path plan (ste masks are [B*F] per layer, tte [B*J])
+  DropPathPlan slice(DropPathPlan dp, int64_t lo, int64_t hi) const {
+    if (!group_) return dp;
+    auto cut = [&](std::vector<std::vector<float>>& layers, int64_t per) {
+      for (auto& v : layers)
+        if (!v.empty()) v = std::vector<float>(v.begin() + lo * per, v.begin() + hi * per);
+    };
+    cut(dp.ste1, cfg_.model.frames), cut(dp.ste2, cfg_.model.frames);
+    cut(dp.tte1, cfg_.model.joints), cut(dp.tte2, cfg_.model.joints);
+    return dp;
+  }
+
+  // Every parameter's gradient summed over the ranks, as one flat buffer (one collective a step).
+  void allreduce_gradients() {
+    auto params = model_.parameters();
+    int64_t n = 0;
+    for (auto& [name, p, g] : params) n += g->numel();
+    flat_.resize(size_t(n));
+    int64_t o = 0;
+    for (auto& [name, p, g] : params) std::copy(g->data(), g->data() + g->numel(), flat_.data() + o), o += g->numel();
+    group_->allreduce_sum(flat_.data(), n);
+    o = 0;
+    for (auto& [name, p, g] : params) std::copy(flat_.data() + o, flat_.data() + o + g->numel(), g->data()), o += g->numel();
+  }
+
   DropPathPlan drop_path_plan(int64_t B, int64_t bi) const {
     DropPathPlan dp;
     const int64_t depth = cfg_.model.depth;
@@ -289,6 +379,11 @@ class Trainer {
   AdamWState opt_;
   int64_t epoch_ = 0;
   double lr_;
+  int64_t batch_ = 0;  // batches of the current epoch done
+  double loss_sum_ = 0;
+  int64_t loss_count_ = 0;
+  dist::ProcessGroup* group_ = nullptr;
+  std::vector<float> flat_;  // the gradients' buffer for the allreduce
 };
 
 }  // namespace finepose::train
