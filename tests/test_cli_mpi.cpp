@@ -109,25 +109,30 @@ TEST_CASE("mpirun -np 2 finepose train: one process's model to float rounding; a
   const fs::path dir = fs::temp_directory_path() / ("finepose_test_mpi_train_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  // 300 steps of a tiny model, batch 8 (4 a rank); upstream's training (ctx vectors frozen, as main.py trains)
+  // 300 steps of a tiny model, batch 8 (4 a rank)
   const std::string cfg = (dir / "tiny.json").string();
   finepose::io::write_file(cfg, std::string(R"({"model": {"depth": 1, "frames": 9, "dim": 16, "heads": 2, "mlp_hidden": 32,
     "text_width": 16, "clip_layers": 1, "clip_heads": 2, "encoder_layers": 1, "encoder_heads": 2, "encoder_ff": 16},
     "batch_size": 8, "max_batches": 100, "epochs": 3})"));
   auto args = [&](const std::string& out) {
     return " train --config " + cfg + " --data " + data + " --out " + out +
-           " --mocap-frames -1 --validate-frames 300 --upstream --threads 1 --quiet --checkpoint-every 10";
+           " --mocap-frames -1 --validate-frames 300 --threads 1 --quiet --checkpoint-every 10";
   };
-  const std::string one = (dir / "one").string(), two = (dir / "two").string(), again = (dir / "again").string();
-  auto r1 = finepose::test::run_command(std::string(FINEPOSE_CLI) + args(one) + " 2>&1");
-  REQUIRE_MESSAGE(r1.rc == 0, r1.out);
-  auto r2 = finepose::test::run_command(kMpirun + " -np 2 " + FINEPOSE_CLI + args(two) + " 2>&1");
-  REQUIRE_MESSAGE(r2.rc == 0, r2.out);
-  CHECK_MESSAGE(r2.out.find("data parallel over 2 ranks") != std::string::npos, r2.out);
-  const double e = model_rel_l2(one + "/model.safetensors", two + "/model.safetensors");
-  MESSAGE("300 steps, 1 process vs 2 ranks: weights rel L2 ", e);
-  CHECK(e <= 1e-5);
-  auto r3 = finepose::test::run_command(kMpirun + " -np 2 " + FINEPOSE_CLI + args(again) + " 2>&1");
+  const std::string two = (dir / "two").string(), again = (dir / "again").string();
+  // paper mode (ctx vectors trained) and upstream's (frozen, gradients scaled by the loss)
+  for (const char* mode : {"", " --upstream"}) {
+    const std::string one = (dir / "one").string(), other = (dir / "two_mode").string();
+    const std::string out2 = *mode ? two : other;
+    auto r1 = finepose::test::run_command(std::string(FINEPOSE_CLI) + args(one) + mode + " --force 2>&1");
+    REQUIRE_MESSAGE(r1.rc == 0, r1.out);
+    auto r2 = finepose::test::run_command(kMpirun + " -np 2 " + FINEPOSE_CLI + args(out2) + mode + " 2>&1");
+    REQUIRE_MESSAGE(r2.rc == 0, r2.out);
+    CHECK_MESSAGE(r2.out.find("data parallel over 2 ranks") != std::string::npos, r2.out);
+    const double e = model_rel_l2(one + "/model.safetensors", out2 + "/model.safetensors");
+    MESSAGE("300 steps", std::string(*mode ? " upstream" : " paper"), " mode, 1 process vs 2 ranks: weights rel L2 ", e);
+    CHECK(e <= 1e-5);
+  }
+  auto r3 = finepose::test::run_command(kMpirun + " -np 2 " + FINEPOSE_CLI + args(again) + " --upstream 2>&1");
   REQUIRE_MESSAGE(r3.rc == 0, r3.out);
   CHECK(finepose::io::read_file(two + "/model.safetensors") == finepose::io::read_file(again + "/model.safetensors"));
   CHECK(finepose::io::read_file(two + "/checkpoint.safetensors") == finepose::io::read_file(again + "/checkpoint.safetensors"));
@@ -138,7 +143,7 @@ TEST_CASE("mpirun -np 2 finepose train: one process's model to float rounding; a
     const std::string log = k + ".log";
     const pid_t job = fork();
     if (job == 0) {
-      const std::string cmd = kMpirun + " -np 2 " + FINEPOSE_CLI + args(k) + " > " + log + " 2>&1";
+      const std::string cmd = kMpirun + " -np 2 " + FINEPOSE_CLI + args(k) + " --upstream > " + log + " 2>&1";
       execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
       _exit(127);
     }
@@ -160,7 +165,7 @@ TEST_CASE("mpirun -np 2 finepose train: one process's model to float rounding; a
     MESSAGE("rank 1 killed; the checkpoint is at epoch ", epoch + 1, " batch ", batch, "; resumed on ", resume_np, " rank(s)");
     REQUIRE(epoch * 100 + batch < 300);  // the kill came before the end
     const std::string cont = resume_np == 2 ? kMpirun + " -np 2 " + FINEPOSE_CLI : std::string(FINEPOSE_CLI);
-    auto rr = finepose::test::run_command(cont + args(k) + " --resume 2>&1");
+    auto rr = finepose::test::run_command(cont + args(k) + " --upstream --resume 2>&1");
     REQUIRE_MESSAGE(rr.rc == 0, rr.out);
     if (resume_np == 2)
       CHECK_MESSAGE(finepose::io::read_file(k + "/model.safetensors") == finepose::io::read_file(two + "/model.safetensors"),

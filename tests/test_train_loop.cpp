@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <map>
 #include <string>
 #include <thread>
 
+#include "finepose/train/init.hpp"
 #include "finepose/train/trainer.hpp"
 #include "parity_util.hpp"
 #include "test_helpers.hpp"
@@ -296,4 +298,36 @@ TEST_CASE("a checkpoint saved within an epoch resumes to the uninterrupted run's
   CHECK(w[0] == w[1]);
   CHECK(rel_l2(weights(full), w[0]) <= 1e-5);
   std::remove(ck.c_str());
+}
+
+TEST_CASE("init_model: attention projections start as torch's; every prompt's context vectors get a gradient") {
+  TrainConfig tc = train_config();
+  MixSTE2 net(tc.model);
+  init_model(net, 3);
+  int64_t in_proj = 0;
+  net.visit("", [&](const std::string& n, TensorF& t) {
+    if (n.find("in_proj_weight") == std::string::npos) return;
+    ++in_proj;
+    const double bound = std::sqrt(6.0 / double(t.size(0) + t.size(1)));
+    double lo = 1e9, hi = -1e9;
+    for (int64_t i = 0; i < t.numel(); ++i) lo = std::min(lo, double(t.data()[i])), hi = std::max(hi, double(t.data()[i]));
+    CHECK_MESSAGE((lo >= -bound && hi <= bound && hi - lo > bound), n, " spans [", lo, ", ", hi, "], xavier bound ", bound);
+  });
+  CHECK(in_proj == tc.model.clip_layers + tc.model.encoder_layers);
+  // one step: the gradient reaches every ctx tensor (with constant in_proj weights, only the
+  // one under xf_proj's position did: no attention mixing in the text tower)
+  tc.max_batches = 1;
+  Trainer t(tc, std::move(net), prompts());
+  t.train_epoch(synthetic(2, 30, 3));
+  std::map<std::string, double> norm;
+  for (auto& [n, p, g] : t.model().parameters())
+    if (n.rfind("ctx_", 0) == 0) {
+      double s = 0;
+      for (int64_t i = 0; i < g->numel(); ++i) s += double(g->data()[i]) * g->data()[i];
+      norm[n] = std::sqrt(s);
+    }
+  REQUIRE(norm.size() == 7);
+  double most = 0;
+  for (auto& [n, v] : norm) most = std::max(most, v);
+  for (auto& [n, v] : norm) CHECK_MESSAGE(v > 1e-3 * most, n, " gradient norm ", v, " against the largest ", most);
 }

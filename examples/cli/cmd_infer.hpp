@@ -2,6 +2,7 @@
 // finepose infer: a detector's 2D keypoints of any length -> root-relative 3D
 // poses in millimetres (npz / JSON / CSV).
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -12,6 +13,9 @@
 #include "finepose/wild/multi_person.hpp"
 #include "finepose/wild/output_files.hpp"
 #include "progress.hpp"
+#ifdef FINEPOSE_MPI
+#include "finepose/dist/mpi_process_group.hpp"
+#endif
 
 namespace finepose::cli {
 
@@ -54,7 +58,8 @@ inline FinePoseModel infer_model(const Args& a, const std::string& model_path) {
 // infer --persons all: every track lifted in shared batched calls, one file.
 inline int infer_all_persons(const Args& a, const std::string& kp_path, wild::InputFormat format,
                              std::optional<pose::KeypointLayout> layout, const wild::ReadOptions& ro, const std::string& model_path,
-                             const std::string& out_path, int width, int height, wild::LiftOptions opt, bool quiet) {
+                             const std::function<FinePoseModel&()>& model_of, const std::string& out_path, int width,
+                             int height, wild::LiftOptions opt, bool quiet) {
   wild::PersonsOptions po;
   po.read = ro;
   po.retrack = a.has("retrack");
@@ -63,7 +68,7 @@ inline int infer_all_persons(const Args& a, const std::string& kp_path, wild::In
   if (width <= 0) width = int(in.image_width);
   if (height <= 0) height = int(in.image_height);
   if (!image_size_given(width, height)) return 2;
-  FinePoseModel model = infer_model(a, model_path);
+  FinePoseModel& model = model_of();
   Progress clock("lifting", 0, true);
   std::unique_ptr<Progress> bar;
   opt.on_window = [&](int64_t done, int64_t total) {
@@ -126,130 +131,22 @@ inline int infer_all_persons(const Args& a, const std::string& kp_path, wild::In
   return 0;
 }
 
-inline int cmd_infer(int argc, char** argv) {
-  Args a("infer",
-         "[--model FILE] --keypoints FILE [--format coco-json|openpose-json|halpe-json|csv|npz] --width W --height H [--persons longest|all|ID] "
-         "[--action NAME|auto] [--hypotheses H --steps K --flip] [--aggregate j-agg|p-agg] [--keep-hypotheses] --out FILE.npz|.json|.csv",
-         {{"model", "FILE", std::string("model: finepose .safetensors or official .bin/.pth checkpoint (default: the shipped ") +
-                                kDefaultModelFile + ", found beside the binary, in the install prefix's share/finepose/models or the build's source tree; $FINEPOSE_MODEL overrides)"},
-          {"keypoints", "FILE", "2D keypoints: COCO results / MMPose / AlphaPose JSON, OpenPose JSON (file or directory), CSV, npz"},
-          {"format", "F", "coco-json, openpose-json, halpe-json, csv or npz (default: from the file name and content)"},
-          {"layout", "L", "joint layout of the keypoints: coco17, halpe26, body25, coco18, h36m17 (default: from the joint count; 17 = coco17, npz: h36m17)"},
-          {"persons", "longest|all|ID", "who is lifted: longest (default: the longest track, or the best person per frame when "
-                                         "the file has no ids), all (every person: tracked when the file has no ids; npz poses_3d (P,F,17,3), "
-                                         "present (P,F), track_ids (P,), root_3d (P,F,3) with --intrinsics; JSON/CSV rows carry a person id), "
-                                         "or one track id"},
-          {"track", "ID", "the same as --persons ID (kept for older scripts)"},
-          {"retrack", "", "with --persons all: track people even when the file has ids (ids that switch between people)"},
-          {"width", "W", "image width in pixels (needed to normalise the keypoints as the model was trained)"},
-          {"height", "H", "image height in pixels"},
-          {"action", "NAME|auto", "Human3.6M action label for the text prompt (Walking, Sitting, ...); auto/none: \"Waiting\". "
-                                  "The model was trained with the 15 Human3.6M labels; a wrong or default label lowers accuracy (text is conditioning), it does not fail"},
-          {"hypotheses", "H", "number of hypotheses (default 1)"},
-          {"steps", "K", "DDIM steps (default 1)"},
-          {"flip", "", "flip test-time augmentation"},
-          {"aggregate", "A", "j-agg (per joint, best reprojection; default) or p-agg (mean of hypotheses)"},
-          {"intrinsics", "FX,FY,CX,CY", "pixel intrinsics of the camera: used by J-Agg and enables camera-space trajectories. "
-                                        "Without them J-Agg assumes focal 1.145 x width, centred, and no trajectory is written"},
-          {"min-score", "S", "joints with a lower score are missing and filled by interpolation (default 0.3)"},
-          {"overlap", "N", "frames shared by consecutive windows (default: a quarter of the model's window)"},
-          {"seed", "S", "noise seed (default 0)"},
-          {"keep-hypotheses", "", "also write all hypotheses (npz: hypotheses (F,H,17,3))"},
-          {"out", "FILE", "output: .npz (poses_3d (F,17,3) mm, ...), .json or .csv (root-relative mm, H36M joint names)"},
-          {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for labels other than the 15 Human3.6M actions"},
-          {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads)"},
-          {"max-gap", "N", "frames without the person that are bridged by interpolation (default 30); a longer gap splits the track and the longest part is lifted"},
-          {"max-frames", "N", "refuse a track longer than N frames (default 2^20, 11.6 h at 25 fps)"},
-          {"smooth", "none|one-euro|savgol", "temporal smoothing of the lifted poses (and trajectory); default: " +
-                                             pose::smoother_name(pose::default_smooth_options().kind) +
-                                             " (the measured best, README \"Smoothing\")"},
-          {"smooth-window", "N", "savgol: frames in the fitted window, odd (default " +
-                                     std::to_string(pose::default_smooth_options().window) + ")"},
-          {"smooth-order", "N", "savgol: polynomial order (default " + std::to_string(pose::default_smooth_options().order) + ")"},
-          {"min-cutoff", "HZ", "one-euro: cutoff at rest in Hz (default 1)"},
-          {"beta", "B", "one-euro: cutoff increase per mm/s of speed (default 0.01)"},
-          {"fps", "N", "frames per second of the video, for one-euro (default 30)"},
-          {"threads", "N", "CPU threads, 1..1024 (default: all)"},
-          {"quiet", "", "no progress output"},
-          {"json", "", "print a JSON summary on stdout"}});
-  // Usage problems (unknown/missing/malformed options) exit with 2.
-  std::string model_path, kp_path, out_path;
-  wild::InputFormat format;
-  std::optional<pose::KeypointLayout> layout;
-  std::optional<int64_t> track;
-  bool all_persons = false;
-  wild::LiftOptions opt;
-  wild::ReadOptions ro;
-  int width = 0, height = 0;
-  try {
-    if (!a.parse(argc, argv)) return 0;
-    FINEPOSE_CHECK(a.positional().empty(), "infer: unexpected argument '", a.positional().empty() ? "" : a.positional()[0], "'");
-#ifdef FINEPOSE_SOURCE_MODELS_DIR
-    model_path = a.has("model") ? a.get("model") : find_default_model(FINEPOSE_SOURCE_MODELS_DIR);
-#else
-    model_path = a.has("model") ? a.get("model") : find_default_model();
-#endif
-    kp_path = a.require("keypoints");
-    out_path = a.require("out");
-    wild::output_format_of(out_path);
-    format = wild::input_format_from_name(a.get("format"));
-    if (a.has("layout")) layout = pose::layout_from_name(a.get("layout"));
-    if (a.has("track")) track = a.get_int_in("track", -1, 0, wild::kMaxFrameIndex);
-    if (a.has("persons")) {
-      const std::string p = a.get("persons");
-      FINEPOSE_CHECK(!(a.has("track") && p != a.get("track")), "infer: --track ", a.get("track"), " and --persons ", p,
-                     " disagree (--track ID is --persons ID)");
-      if (p == "all") all_persons = true;
-      else if (p != "longest") track = a.get_int_in("persons", -1, 0, wild::kMaxFrameIndex);
-    }
-    FINEPOSE_CHECK(!a.has("retrack") || all_persons, "infer: --retrack needs --persons all");
-    FINEPOSE_CHECK(!(all_persons && a.has("keep-hypotheses")), "infer: --keep-hypotheses is for one person; "
-                   "with --persons all lift a person alone (--persons ID) to keep its hypotheses");
-    width = int(a.get_int_in("width", 0, 1, wild::kMaxImageSide));
-    height = int(a.get_int_in("height", 0, 1, wild::kMaxImageSide));
-    opt.action = a.get("action", "auto");
-    opt.hypotheses = a.get_int_in("hypotheses", 1, 1, 1000);
-    opt.steps = a.get_int_in("steps", 1, 1, 1000);
-    opt.flip = a.has("flip");
-    opt.seed = std::uint64_t(a.get_int("seed", 0));
-    opt.aggregation = wild::aggregation_from_name(a.get("aggregate", "j-agg"));
-    opt.keep_hypotheses = a.has("keep-hypotheses");
-    opt.min_score = a.get_double_in("min-score", 0.3, 0, 1);
-    opt.overlap = a.get_int_in("overlap", -1, 0, 1 << 20);  // the model's window bounds it (checked at load)
-    ro.max_gap = a.get_int_in("max-gap", ro.max_gap, 0, 1 << 20);
-    ro.max_frames = a.get_int_in("max-frames", ro.max_frames, 1, wild::kMaxFrameIndex);
-    if (a.has("intrinsics")) {
-      const auto v = split_commas(a.get("intrinsics"));
-      FINEPOSE_CHECK(v.size() == 4, "infer: --intrinsics needs FX,FY,CX,CY (4 numbers), got ", v.size());
-      double k[4];
-      for (int i = 0; i < 4; ++i) {
-        char* end = nullptr;
-        k[i] = std::strtod(v[size_t(i)].c_str(), &end);
-        FINEPOSE_CHECK(!v[size_t(i)].empty() && !*end && std::isfinite(k[i]), "infer: --intrinsics value '", v[size_t(i)], "' is not a number");
-      }
-      FINEPOSE_CHECK(k[0] > 0 && k[1] > 0, "infer: --intrinsics focal lengths must be positive");
-      pose::CameraIntrinsics ci;
-      ci.fx = k[0], ci.fy = k[1], ci.cx = k[2], ci.cy = k[3];
-      opt.intrinsics = ci;
-    }
-    opt.smooth = smooth_options_of(a);
-    a.apply_threads();
-  } catch (const Error& e) {
-    std::fprintf(stderr, "finepose infer: usage error: %s\n", e.what());
-    return 2;
-  }
+// One keypoint file (or OpenPose directory) lifted to out_path; the model is loaded on first use.
+inline int infer_file(const Args& a, const std::string& kp_path, const std::string& out_path, wild::InputFormat format,
+                      std::optional<pose::KeypointLayout> layout, std::optional<int64_t> track, bool all_persons,
+                      const wild::ReadOptions& ro, const std::string& model_path,
+                      const std::function<FinePoseModel&()>& model_of, int width, int height, wild::LiftOptions opt) {
   const bool quiet = quiet_of(a);
-
   // keypoints first: a bad input file is reported before the model is loaded
   io::check_output_path("infer", out_path, {kp_path, model_path, a.get("vocab"), a.get("config")});
-  if (all_persons) return infer_all_persons(a, kp_path, format, layout, ro, model_path, out_path, width, height, opt, quiet_of(a));
+  if (all_persons) return infer_all_persons(a, kp_path, format, layout, ro, model_path, model_of, out_path, width, height, opt, quiet_of(a));
   const wild::DetectionSet file_set = wild::read_detections(kp_path, format, layout);
   wild::KeypointInput in = wild::keypoints_of_person(file_set, track, ro);
   // an npz may carry image_size (e.g. our own outputs)
   if (width <= 0) width = int(in.image_width);
   if (height <= 0) height = int(in.image_height);
   if (!image_size_given(width, height)) return 2;
-  FinePoseModel model = infer_model(a, model_path);
+  FinePoseModel& model = model_of();
 
   Progress clock("lifting", 0, true);  // for the elapsed time
   std::unique_ptr<Progress> bar;        // made at the first window, when the count is known
@@ -304,3 +201,148 @@ inline int cmd_infer(int argc, char** argv) {
 }
 
 }  // namespace finepose::cli
+
+#include "cmd_infer_batch.hpp"  // --keypoints DIR --out-dir DIR: many files (uses infer_file above)
+
+namespace finepose::cli {
+
+inline int cmd_infer(int argc, char** argv) {
+  Args a("infer",
+         "[--model FILE] --keypoints FILE [--format coco-json|openpose-json|halpe-json|csv|npz] --width W --height H [--persons longest|all|ID] "
+         "[--action NAME|auto] [--hypotheses H --steps K --flip] [--aggregate j-agg|p-agg] [--keep-hypotheses] --out FILE.npz|.json|.csv "
+         "| --keypoints DIR --out-dir DIR [--out-format npz|json|csv]",
+         {{"model", "FILE", std::string("model: finepose .safetensors or official .bin/.pth checkpoint (default: the shipped ") +
+                                kDefaultModelFile + ", found beside the binary, in the install prefix's share/finepose/models or the build's source tree; $FINEPOSE_MODEL overrides)"},
+          {"keypoints", "FILE", "2D keypoints: COCO results / MMPose / AlphaPose JSON, OpenPose JSON (file or directory), CSV, npz"},
+          {"format", "F", "coco-json, openpose-json, halpe-json, csv or npz (default: from the file name and content)"},
+          {"layout", "L", "joint layout of the keypoints: coco17, halpe26, body25, coco18, h36m17 (default: from the joint count; 17 = coco17, npz: h36m17)"},
+          {"persons", "longest|all|ID", "who is lifted: longest (default: the longest track, or the best person per frame when "
+                                         "the file has no ids), all (every person: tracked when the file has no ids; npz poses_3d (P,F,17,3), "
+                                         "present (P,F), track_ids (P,), root_3d (P,F,3) with --intrinsics; JSON/CSV rows carry a person id), "
+                                         "or one track id"},
+          {"track", "ID", "the same as --persons ID (kept for older scripts)"},
+          {"retrack", "", "with --persons all: track people even when the file has ids (ids that switch between people)"},
+          {"width", "W", "image width in pixels (needed to normalise the keypoints as the model was trained)"},
+          {"height", "H", "image height in pixels"},
+          {"action", "NAME|auto", "Human3.6M action label for the text prompt (Walking, Sitting, ...); auto/none: \"Waiting\". "
+                                  "The model was trained with the 15 Human3.6M labels; a wrong or default label lowers accuracy (text is conditioning), it does not fail"},
+          {"hypotheses", "H", "number of hypotheses (default 1)"},
+          {"steps", "K", "DDIM steps (default 1)"},
+          {"flip", "", "flip test-time augmentation"},
+          {"aggregate", "A", "j-agg (per joint, best reprojection; default) or p-agg (mean of hypotheses)"},
+          {"intrinsics", "FX,FY,CX,CY", "pixel intrinsics of the camera: used by J-Agg and enables camera-space trajectories. "
+                                        "Without them J-Agg assumes focal 1.145 x width, centred, and no trajectory is written"},
+          {"min-score", "S", "joints with a lower score are missing and filled by interpolation (default 0.3)"},
+          {"overlap", "N", "frames shared by consecutive windows (default: a quarter of the model's window)"},
+          {"seed", "S", "noise seed (default 0)"},
+          {"keep-hypotheses", "", "also write all hypotheses (npz: hypotheses (F,H,17,3))"},
+          {"out", "FILE", "output: .npz (poses_3d (F,17,3) mm, ...), .json or .csv (root-relative mm, H36M joint names)"},
+          {"out-dir", "DIR", "batch: --keypoints is a directory whose every keypoint file (.json .csv .npz) or OpenPose "
+                             "directory is lifted to DIR/NAME.npz; under mpirun the files are shared out over the ranks"},
+          {"out-format", "npz|json|csv", "batch: the outputs' format (default npz)"},
+          {"skip-existing", "", "batch: leave inputs whose output exists (a run continued)"},
+          {"overwrite", "", "batch: replace existing outputs (default: refuse to start when one exists)"},
+          {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for labels other than the 15 Human3.6M actions"},
+          {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads)"},
+          {"max-gap", "N", "frames without the person that are bridged by interpolation (default 30); a longer gap splits the track and the longest part is lifted"},
+          {"max-frames", "N", "refuse a track longer than N frames (default 2^20, 11.6 h at 25 fps)"},
+          {"smooth", "none|one-euro|savgol", "temporal smoothing of the lifted poses (and trajectory); default: " +
+                                             pose::smoother_name(pose::default_smooth_options().kind) +
+                                             " (the measured best, README \"Smoothing\")"},
+          {"smooth-window", "N", "savgol: frames in the fitted window, odd (default " +
+                                     std::to_string(pose::default_smooth_options().window) + ")"},
+          {"smooth-order", "N", "savgol: polynomial order (default " + std::to_string(pose::default_smooth_options().order) + ")"},
+          {"min-cutoff", "HZ", "one-euro: cutoff at rest in Hz (default 1)"},
+          {"beta", "B", "one-euro: cutoff increase per mm/s of speed (default 0.01)"},
+          {"fps", "N", "frames per second of the video, for one-euro (default 30)"},
+          {"threads", "N", "CPU threads, 1..1024 (default: all)"},
+          {"quiet", "", "no progress output"},
+          {"json", "", "print a JSON summary on stdout"}});
+  // Usage problems (unknown/missing/malformed options) exit with 2.
+  std::string model_path, kp_path, out_path;
+  wild::InputFormat format;
+  std::optional<pose::KeypointLayout> layout;
+  std::optional<int64_t> track;
+  bool all_persons = false;
+  wild::LiftOptions opt;
+  wild::ReadOptions ro;
+  int width = 0, height = 0;
+  try {
+    if (!a.parse(argc, argv)) return 0;
+    FINEPOSE_CHECK(a.positional().empty(), "infer: unexpected argument '", a.positional().empty() ? "" : a.positional()[0], "'");
+#ifdef FINEPOSE_SOURCE_MODELS_DIR
+    model_path = a.has("model") ? a.get("model") : find_default_model(FINEPOSE_SOURCE_MODELS_DIR);
+#else
+    model_path = a.has("model") ? a.get("model") : find_default_model();
+#endif
+    kp_path = a.require("keypoints");
+    if (a.has("out-dir")) {
+      FINEPOSE_CHECK(!a.has("out"), "infer: give --out FILE (one input) or --out-dir DIR (a directory of inputs), not both");
+      batch_output_format(a);
+    } else {
+      FINEPOSE_CHECK(!a.has("out-format") && !a.has("skip-existing") && !a.has("overwrite"),
+                     "infer: --out-format, --skip-existing and --overwrite go with --out-dir");
+      out_path = a.require("out");
+      wild::output_format_of(out_path);
+    }
+    format = wild::input_format_from_name(a.get("format"));
+    if (a.has("layout")) layout = pose::layout_from_name(a.get("layout"));
+    if (a.has("track")) track = a.get_int_in("track", -1, 0, wild::kMaxFrameIndex);
+    if (a.has("persons")) {
+      const std::string p = a.get("persons");
+      FINEPOSE_CHECK(!(a.has("track") && p != a.get("track")), "infer: --track ", a.get("track"), " and --persons ", p,
+                     " disagree (--track ID is --persons ID)");
+      if (p == "all") all_persons = true;
+      else if (p != "longest") track = a.get_int_in("persons", -1, 0, wild::kMaxFrameIndex);
+    }
+    FINEPOSE_CHECK(!a.has("retrack") || all_persons, "infer: --retrack needs --persons all");
+    FINEPOSE_CHECK(!(all_persons && a.has("keep-hypotheses")), "infer: --keep-hypotheses is for one person; "
+                   "with --persons all lift a person alone (--persons ID) to keep its hypotheses");
+    width = int(a.get_int_in("width", 0, 1, wild::kMaxImageSide));
+    height = int(a.get_int_in("height", 0, 1, wild::kMaxImageSide));
+    opt.action = a.get("action", "auto");
+    opt.hypotheses = a.get_int_in("hypotheses", 1, 1, 1000);
+    opt.steps = a.get_int_in("steps", 1, 1, 1000);
+    opt.flip = a.has("flip");
+    opt.seed = std::uint64_t(a.get_int("seed", 0));
+    opt.aggregation = wild::aggregation_from_name(a.get("aggregate", "j-agg"));
+    opt.keep_hypotheses = a.has("keep-hypotheses");
+    opt.min_score = a.get_double_in("min-score", 0.3, 0, 1);
+    opt.overlap = a.get_int_in("overlap", -1, 0, 1 << 20);  // the model's window bounds it (checked at load)
+    ro.max_gap = a.get_int_in("max-gap", ro.max_gap, 0, 1 << 20);
+    ro.max_frames = a.get_int_in("max-frames", ro.max_frames, 1, wild::kMaxFrameIndex);
+    if (a.has("intrinsics")) {
+      const auto v = split_commas(a.get("intrinsics"));
+      FINEPOSE_CHECK(v.size() == 4, "infer: --intrinsics needs FX,FY,CX,CY (4 numbers), got ", v.size());
+      double k[4];
+      for (int i = 0; i < 4; ++i) {
+        char* end = nullptr;
+        k[i] = std::strtod(v[size_t(i)].c_str(), &end);
+        FINEPOSE_CHECK(!v[size_t(i)].empty() && !*end && std::isfinite(k[i]), "infer: --intrinsics value '", v[size_t(i)], "' is not a number");
+      }
+      FINEPOSE_CHECK(k[0] > 0 && k[1] > 0, "infer: --intrinsics focal lengths must be positive");
+      pose::CameraIntrinsics ci;
+      ci.fx = k[0], ci.fy = k[1], ci.cx = k[2], ci.cy = k[3];
+      opt.intrinsics = ci;
+    }
+    opt.smooth = smooth_options_of(a);
+    a.apply_threads();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "finepose infer: usage error: %s\n", e.what());
+    return 2;
+  }
+  if (a.has("out-dir")) return infer_batch(a, kp_path, format, layout, track, all_persons, ro, model_path, width, height, opt);
+#ifdef FINEPOSE_MPI
+  FINEPOSE_CHECK(!dist::launched_by_mpi(), "infer: under mpirun, give --keypoints DIR --out-dir DIR (the files are shared "
+                 "out over the ranks); one file is lifted by one process");
+#endif
+  std::optional<FinePoseModel> model;
+  auto model_of = [&]() -> FinePoseModel& {
+    if (!model) model.emplace(infer_model(a, model_path));
+    return *model;
+  };
+  return infer_file(a, kp_path, out_path, format, layout, track, all_persons, ro, model_path, model_of, width, height, opt);
+}
+
+}  // namespace finepose::cli
+
