@@ -19,6 +19,7 @@
 #include "cli_run.hpp"
 #include "finepose/io/file.hpp"
 #include "finepose/io/safetensors.hpp"
+#include "finepose/wild/demo_walk.hpp"
 
 namespace fs = std::filesystem;
 
@@ -179,6 +180,45 @@ TEST_CASE("mpirun -np 2 finepose train: one process's model to float rounding; a
                                          FINEPOSE_CLI + args((dir / "bad").string()) + " --seed 7 2>&1");
   CHECK(bad.rc != 0);
   CHECK_MESSAGE(bad.out.find("rank 1 loaded different data or configuration") != std::string::npos, bad.out);
+  fs::remove_all(dir);
+#endif
+}
+
+TEST_CASE("mpirun -np 2 finepose infer --keypoints DIR --out-dir DIR: the files shared out, the one-process outputs") {
+#ifndef FINEPOSE_MPIEXEC
+  MESSAGE("skipped: finepose was built without MPI (cmake -DFINEPOSE_MPI=ON; apt-get install libopenmpi-dev openmpi-bin)");
+#else
+  const std::string model = std::string(FINEPOSE_SOURCE_DIR) + "/models/finepose_small_h36m17.safetensors";
+  if (!fs::exists(model) || !finepose::test::have_cli()) {
+    MESSAGE("skipped: needs the shipped model and the CLI");
+    return;
+  }
+  const fs::path dir = fs::temp_directory_path() / ("finepose_test_mpi_infer_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "in");
+  for (int i = 0; i < 3; ++i) {
+    finepose::wild::DemoWalkOptions o;
+    o.frames = 40;
+    o.seed = std::uint64_t(i + 1);
+    finepose::io::write_file((dir / "in" / ("walk" + std::to_string(i) + ".json")).string(),
+                             finepose::wild::demo_walk_coco_json(finepose::wild::make_demo_walk(o)));
+  }
+  const std::string flags = " infer --model " + model + " --keypoints " + (dir / "in").string() +
+                            " --width 1920 --height 1080 --threads 1 --quiet --out-dir ";
+  auto one = finepose::test::run_command(std::string(FINEPOSE_CLI) + flags + (dir / "one").string() + " 2>&1");
+  REQUIRE_MESSAGE(one.rc == 0, one.out);
+  auto two = finepose::test::run_command(kMpirun + " -np 2 " + FINEPOSE_CLI + flags + (dir / "two").string() + " 2>&1");
+  REQUIRE_MESSAGE(two.rc == 0, two.out);
+  for (int i = 0; i < 3; ++i) {
+    const std::string n = "walk" + std::to_string(i) + ".npz";
+    CHECK_MESSAGE(finepose::io::read_file((dir / "one" / n).string()) == finepose::io::read_file((dir / "two" / n).string()), n);
+  }
+  // one process under mpirun with --out: refused with a message (every rank would write the one file)
+  auto bad = finepose::test::run_command(kMpirun + " -np 2 " + FINEPOSE_CLI + " infer --model " + model + " --keypoints " +
+                                         (dir / "in" / "walk0.json").string() + " --width 1920 --height 1080 --out " +
+                                         (dir / "x.npz").string() + " 2>&1");
+  CHECK(bad.rc != 0);
+  CHECK_MESSAGE(bad.out.find("--out-dir") != std::string::npos, bad.out);
   fs::remove_all(dir);
 #endif
 }

@@ -246,3 +246,57 @@ TEST_CASE("infer without --model: the shipped default model, in the build tree a
   CHECK(s.at("model").as_string().rfind(prefix.string(), 0) == 0);  // the installed copy, not the source tree's
   CHECK(io::read_file(w.p("installed.npz")) == io::read_file(w.p("default.npz")));
 }
+
+TEST_CASE("infer --keypoints DIR --out-dir DIR: every file, as one-file runs make them; failures reported; nothing replaced") {
+  if (!have_cli()) return;
+  Workspace w;
+  const fs::path in = w.dir / "videos", out = w.dir / "lifted";
+  fs::create_directories(in / "openpose_clip");
+  wild::DemoWalkOptions o;
+  o.frames = 60;
+  io::write_file((in / "a_walk.json").string(), wild::demo_walk_coco_json(wild::make_demo_walk(o)));
+  o.seed = 9;
+  io::write_file((in / "b_walk.json").string(), wild::demo_walk_coco_json(wild::make_demo_walk(o)));
+  io::write_file((in / "c_broken.json").string(), std::string("[{\"image_id\": 1, \"keypoints\": [1, 2"));
+  io::write_file((in / "notes.txt").string(), std::string("not an input"));
+  const std::string flags = " --model " + w.model + " --width 1000 --height 1000 --quiet";
+  Run r = run("infer --keypoints " + in.string() + " --out-dir " + out.string() + flags);
+  CHECK_MESSAGE(r.rc == 1, r.out);  // one file failed (and the empty OpenPose directory)
+  CHECK_MESSAGE(r.out.find("c_broken.json: error:") != std::string::npos, r.out);
+  CHECK_MESSAGE(r.out.find("openpose_clip") != std::string::npos, r.out);
+  CHECK_MESSAGE(r.out.find("lifted 2 of 4 files") != std::string::npos, r.out);
+  for (const char* n : {"a_walk", "b_walk"}) {
+    const std::string single = w.p(std::string(n) + "_single.npz");
+    REQUIRE(run("infer --keypoints " + (in / (std::string(n) + ".json")).string() + " --out " + single + flags).rc == 0);
+    CHECK_MESSAGE(io::read_file(single) == io::read_file((out / (std::string(n) + ".npz")).string()), n);
+  }
+  CHECK(!fs::exists(out / "notes.npz"));
+  // a second run refuses to replace what exists; --skip-existing lifts only the rest; --overwrite replaces
+  const auto before = io::read_file((out / "a_walk.npz").string());
+  r = run("infer --keypoints " + in.string() + " --out-dir " + out.string() + flags);
+  CHECK(r.rc == 1);
+  CHECK_MESSAGE(r.out.find("exist already") != std::string::npos, r.out);
+  fs::remove(in / "c_broken.json");
+  fs::remove(in / "openpose_clip");
+  r = run("infer --keypoints " + in.string() + " --out-dir " + out.string() + flags + " --skip-existing --json");
+  CHECK_MESSAGE(r.rc == 0, r.out);
+  CHECK_MESSAGE(r.out.find("\"skipped\": 2") != std::string::npos, r.out);
+  r = run("infer --keypoints " + in.string() + " --out-dir " + out.string() + flags + " --overwrite --out-format csv");
+  CHECK_MESSAGE(r.rc == 0, r.out);
+  CHECK(fs::exists(out / "a_walk.csv"));
+  CHECK(io::read_file((out / "a_walk.npz").string()) == before);
+  // refused before anything runs: two inputs for one output, an OpenPose video given as many, --out with --out-dir
+  io::write_file((in / "a_walk.csv").string(), std::string("0,1,2\n"));
+  r = run("infer --keypoints " + in.string() + " --out-dir " + w.p("x") + flags);
+  CHECK(r.rc == 1);
+  CHECK_MESSAGE(r.out.find("would both be written") != std::string::npos, r.out);
+  const fs::path op = w.dir / "one_video";
+  fs::create_directories(op);
+  for (const char* f : {"v_000000000000_keypoints.json", "v_000000000001_keypoints.json"})
+    io::write_file((op / f).string(), std::string("{\"people\": []}"));
+  r = run("infer --keypoints " + op.string() + " --out-dir " + w.p("y") + flags);
+  CHECK(r.rc == 1);
+  CHECK_MESSAGE(r.out.find("that is one video") != std::string::npos, r.out);
+  CHECK(run("infer --keypoints " + in.string() + " --out-dir " + w.p("z") + " --out " + w.p("z.npz") + flags).rc == 2);
+  CHECK(run("infer --keypoints " + w.walk + " --out " + w.p("z.npz") + " --skip-existing" + flags).rc == 2);
+}
