@@ -83,6 +83,7 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
           {"checkpoint-minutes", "M", "also save the checkpoint within an epoch every M minutes (default 10; 0 = only at epoch ends)"},
           {"checkpoint-every", "N", "also save the checkpoint every N batches (default 0 = by time only)"},
           {"threads", "N", "CPU threads (default: all; under mpirun: per rank)"},
+          {"timing", "", "print each epoch's training throughput (chunks/s) and, under mpirun, the time and bytes of the gradient allreduce"},
           {"quiet", "", "no progress bar"}});
   if (!a.parse(argc, argv)) return 0;
   a.apply_threads();
@@ -208,6 +209,9 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
     const double lr = trainer.lr();
     const train::Dataset epoch_set = td.epoch_set(trainer.epoch());
     const int64_t start = trainer.batch();
+    const train::Trainer::Stats s0 = trainer.stats();
+    const std::int64_t sent0 = group ? group->bytes_sent() : 0;
+    const auto t0 = std::chrono::steady_clock::now();
     Progress bar("epoch " + std::to_string(trainer.epoch() + 1) + "/" + std::to_string(tc.epochs),
                  trainer.batches_per_epoch(epoch_set) - start, quiet);
     auto last_ck = std::chrono::steady_clock::now();
@@ -222,6 +226,17 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
       }
     });
     bar.finish();
+    if (a.has("timing") && root) {
+      const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const train::Trainer::Stats& s1 = trainer.stats();
+      const int64_t steps = s1.steps - s0.steps, chunks = s1.samples - s0.samples;
+      std::printf("timing: epoch %lld: %lld steps, %lld chunks in %.2f s: %.2f chunks/s", (long long)trainer.epoch(),
+                  (long long)steps, (long long)chunks, sec, double(chunks) / sec);
+      if (group && steps > 0)
+        std::printf("; allreduce %.2f s (%.1f%% of the time), rank 0 sent %.0f bytes a step", s1.comm_seconds - s0.comm_seconds,
+                    100 * (s1.comm_seconds - s0.comm_seconds) / sec, double(group->bytes_sent() - sent0) / double(steps));
+      std::printf("\n");
+    }
     const double val = trainer.validate(valset);
     const double held = td.wide() ? trainer.validate(td.heldout) : NAN;
     if (!root) continue;

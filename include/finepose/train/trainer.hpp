@@ -10,6 +10,7 @@
 // AdamW's moments, the epoch, the batches done in it, the epoch's loss so far,
 // the step count and the learning rate. With a process group the batches are
 // shared over processes (data parallel; set_process_group).
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -79,6 +80,13 @@ class Trainer {
   // gradients, scaled to the global batch, are summed over the ranks in rank order,
   // and every rank applies the same AdamW step, so the ranks' weights stay identical.
   void set_process_group(dist::ProcessGroup* g) { group_ = g && g->size() > 1 ? g : nullptr; }
+
+  // What the steps so far cost: for throughput and communication figures.
+  struct Stats {
+    int64_t steps = 0, samples = 0;
+    double comm_seconds = 0;  // in the gradient allreduce (waiting for the slowest rank included)
+  };
+  const Stats& stats() const { return stats_; }
 
   // Batches of the current epoch done so far (a mid-epoch checkpoint resumes there).
   int64_t batch() const { return batch_; }
@@ -150,8 +158,14 @@ class Trainer {
         FINEPOSE_CHECK(std::isfinite(loss), "train: the loss is not finite at epoch ", epoch_ + 1, " batch ", bi);
         model_.zero_grad();
       }
-      if (group_) allreduce_gradients();
+      if (group_) {
+        const auto c0 = std::chrono::steady_clock::now();
+        allreduce_gradients();
+        stats_.comm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+      }
       step_optimizer();
+      stats_.steps += 1;
+      stats_.samples += B;
       loss_sum_ += loss * double(B);
       loss_count_ += B;
       batch_ = bi + 1;
@@ -384,6 +398,7 @@ class Trainer {
   int64_t loss_count_ = 0;
   dist::ProcessGroup* group_ = nullptr;
   std::vector<float> flat_;  // the gradients' buffer for the allreduce
+  Stats stats_;
 };
 
 }  // namespace finepose::train
