@@ -34,7 +34,7 @@ if [ $mode = tsan ]; then
   if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
   # tests/cuda/CMakeLists.txt adds -fsanitize=thread -O1 -g to the *_tsan targets only
   cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=None -DFINEPOSE_TSAN=ON -DFINEPOSE_CUDA=OFF \
-    -DFINEPOSE_NATIVE=OFF -DFINEPOSE_BUILD_EXAMPLES=OFF -DFINEPOSE_BUILD_BENCH=OFF >/dev/null
+    -DFINEPOSE_NATIVE=OFF -DFINEPOSE_BUILD_EXAMPLES=OFF -DFINEPOSE_BUILD_BENCH=OFF -DFINEPOSE_MPI=OFF >/dev/null
   # the tsan-labelled tests are named after their programs
   mapfile -t targets < <(cd "$build" && ctest -N -L tsan | sed -n 's/^ *Test *#[0-9]*: *\([A-Za-z0-9_]*\)$/\1/p')
   [ ${#targets[@]} -gt 0 ] || { echo "sanitize.sh --tsan: no tsan tests configured" >&2; exit 1; }
@@ -75,7 +75,7 @@ if [ ! -f "$build/CMakeCache.txt" ] && command -v ninja >/dev/null; then gen=(-G
 # in build time; FINEPOSE_TEST_EXCLUDE is always given, as the modes share the build directory
 cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DFINEPOSE_CUDA=OFF -DFINEPOSE_NATIVE=OFF \
-  -DFINEPOSE_BUILD_EXAMPLES=$examples -DFINEPOSE_BUILD_BENCH=OFF -DFINEPOSE_TEST_GROUPS=ON \
+  -DFINEPOSE_BUILD_EXAMPLES=$examples -DFINEPOSE_BUILD_BENCH=OFF -DFINEPOSE_TEST_GROUPS=ON -DFINEPOSE_MPI=OFF \
   "-DFINEPOSE_TEST_EXCLUDE=$skip" >/dev/null
 
 io_tests=(test_io_json test_io_npy test_io_pickle test_io_safetensors test_io_torch_checkpoint test_io_zip
