@@ -32,6 +32,7 @@ cxx=${FUZZ_CXX:-$(command -v clang++ || command -v clang++-14 || true)}
 [ -n "$cxx" ] || { echo "fuzz.sh: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFINEPOSE_FUZZ=ON \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" \
     -DFINEPOSE_BUILD_TESTS=OFF -DFINEPOSE_BUILD_EXAMPLES=OFF -DFINEPOSE_CUDA=OFF -DFINEPOSE_NATIVE=OFF -DFINEPOSE_MPI=OFF >/dev/null
 fi
 cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" --target $(printf 'fuzz_%s ' "${targets[@]}")
