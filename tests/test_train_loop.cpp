@@ -203,6 +203,7 @@ std::vector<RankResult> train_on_ranks(const TrainConfig& tc, int N, const Datas
         for (auto& [n, p, g] : t.model().parameters()) res.grads.emplace_back(n, std::vector<float>(g->data(), g->data() + g->numel()));
       } catch (const std::exception& e) {
         errors[size_t(r)] = e.what();
+        group.abandon();
       }
     });
   for (auto& t : th) t.join();
@@ -284,17 +285,24 @@ TEST_CASE("a checkpoint saved within an epoch resumes to the uninterrupted run's
   // resumed on 2 ranks: the same weights to float rounding
   test::ThreadGroup group(2);
   std::vector<std::vector<float>> w(2);
+  std::vector<std::string> errors(2);
   std::vector<std::thread> th;
   for (int r = 0; r < 2; ++r)
     th.emplace_back([&, r] {
-      test::ThreadGroup::Rank rank(group, r);
-      Trainer t(tc, random_net(tc.model, 99), prompts());
-      t.set_process_group(&rank);
-      t.load_checkpoint(ck);
-      t.train_epoch(d);
-      w[size_t(r)] = weights(t);
+      try {
+        test::ThreadGroup::Rank rank(group, r);
+        Trainer t(tc, random_net(tc.model, 99), prompts());
+        t.set_process_group(&rank);
+        t.load_checkpoint(ck);
+        t.train_epoch(d);
+        w[size_t(r)] = weights(t);
+      } catch (const std::exception& e) {
+        errors[size_t(r)] = e.what();
+        group.abandon();
+      }
     });
   for (auto& t : th) t.join();
+  for (auto& e : errors) REQUIRE_MESSAGE(e.empty(), e);
   CHECK(w[0] == w[1]);
   CHECK(rel_l2(weights(full), w[0]) <= 1e-5);
   std::remove(ck.c_str());

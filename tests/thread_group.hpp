@@ -3,10 +3,13 @@
 // data-parallel code paths (train/trainer.hpp) in every build, MPI or not, under
 // the sanitizers too. Each rank is a thread holding its own ThreadGroup::Rank;
 // the collectives meet at a generation-counted barrier (C++17 has no std::barrier).
+// A rank that fails calls abandon(): the others' next (or current) collective throws
+// instead of waiting forever for it.
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -17,6 +20,12 @@ namespace finepose::test {
 class ThreadGroup {
  public:
   explicit ThreadGroup(int n) : n_(n), slots_(std::size_t(n)) {}
+
+  void abandon() {
+    std::lock_guard<std::mutex> lk(m_);
+    abandoned_ = true;
+    cv_.notify_all();
+  }
 
   class Rank final : public dist::ProcessGroup {
    public:
@@ -65,13 +74,15 @@ class ThreadGroup {
  private:
   void wait() {
     std::unique_lock<std::mutex> lk(m_);
+    if (abandoned_) throw std::runtime_error("ThreadGroup: another rank failed");
     const std::uint64_t gen = gen_;
     if (++arrived_ == n_) {
       arrived_ = 0;
       ++gen_;
       cv_.notify_all();
     } else {
-      cv_.wait(lk, [&] { return gen_ != gen; });
+      cv_.wait(lk, [&] { return gen_ != gen || abandoned_; });
+      if (gen_ == gen) throw std::runtime_error("ThreadGroup: another rank failed");
     }
   }
   int n_;
@@ -79,6 +90,7 @@ class ThreadGroup {
   std::mutex m_;
   std::condition_variable cv_;
   int arrived_ = 0;
+  bool abandoned_ = false;
   std::uint64_t gen_ = 0;
 };
 

@@ -30,6 +30,13 @@ inline std::string batch_output_format(const Args& a) {
   return f;
 }
 
+// a message or path on one line (the summary rank 0 gathers is one item a line)
+inline std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
 struct BatchItem {
   std::string in, out;
 };
@@ -116,7 +123,7 @@ inline int infer_batch_on(const Args& a, const std::string& dir, wild::InputForm
     }
     return *model;
   };
-  std::string failures;  // "input\tmessage\n" for this rank's failed files
+  std::string failures;  // this rank's failed inputs, one a line
   int64_t lifted = 0;
   for (std::size_t i = std::size_t(group.rank()); i < items.size() && model_error.empty(); i += std::size_t(group.size())) {
     const BatchItem& it = items[i];
@@ -131,11 +138,12 @@ inline int infer_batch_on(const Args& a, const std::string& dir, wild::InputForm
     }
     if (!err.empty() && model_error.empty()) {
       std::fprintf(stderr, "finepose infer: %s: error: %s\n", it.in.c_str(), err.c_str());
-      failures += it.in + "\t" + err + "\n";
+      failures += one_line(it.in) + "\n";
     }
   }
-  // rank 0 sums up; every rank returns the same status
-  std::string mine = std::to_string(lifted) + "\n" + (model_error.empty() ? "" : "!" + model_error + "\n") + failures;
+  // rank 0 sums up; every rank returns the same status. Sent as lines: the count, the
+  // model's error ("-" for none), then the failed inputs (newlines in them made spaces)
+  std::string mine = std::to_string(lifted) + "\n" + (model_error.empty() ? "-" : "!" + one_line(model_error)) + "\n" + failures;
   const auto all = group.gather_to_root(mine);
   std::string verdict;
   if (group.is_root()) {
@@ -143,15 +151,16 @@ inline int infer_batch_on(const Args& a, const std::string& dir, wild::InputForm
     std::vector<std::string> failed;
     std::string fatal;
     for (const auto& r : all) {
-      std::size_t p = r.find('\n');
-      done += std::stoll(r.substr(0, p));
-      for (std::size_t q = p + 1; q < r.size();) {
+      std::vector<std::string> lines;
+      for (std::size_t q = 0; q < r.size();) {
         const std::size_t e = r.find('\n', q);
-        const std::string line = r.substr(q, e - q);
-        if (line[0] == '!') fatal = line.substr(1);
-        else failed.push_back(line.substr(0, line.find('\t')));
+        lines.push_back(r.substr(q, e - q));
         q = e + 1;
       }
+      FINEPOSE_CHECK(lines.size() >= 2, "infer: a rank's summary is malformed");
+      done += std::stoll(lines[0]);
+      if (lines[1] != "-") fatal = lines[1].substr(1);
+      failed.insert(failed.end(), lines.begin() + 2, lines.end());
     }
     std::sort(failed.begin(), failed.end());
     if (!fatal.empty()) {

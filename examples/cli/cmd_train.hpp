@@ -29,9 +29,11 @@
 namespace finepose::cli {
 
 namespace detail {
-// What every rank must agree on before a data-parallel run: the training config, the
-// data it loaded (its first epoch's sequences, hashed) and the flags that change the run.
-inline std::string train_fingerprint(const train::TrainConfig& tc, const train::Dataset& first, const std::string& flags) {
+// What every rank must agree on before a data-parallel run: every training setting, the
+// data it loaded (its first epoch's sequences and the validation sets, hashed) and the
+// flags that change the run.
+inline std::string train_fingerprint(const train::TrainConfig& tc, const std::vector<const train::Dataset*>& sets,
+                                     const std::string& flags) {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a over 64-bit words
   auto mix = [&](std::uint64_t w) { h = (h ^ w) * 1099511628211ull; };
   auto words = [&](const float* p, int64_t n) {
@@ -46,18 +48,28 @@ inline std::string train_fingerprint(const train::TrainConfig& tc, const train::
       mix(w);
     }
   };
-  for (const auto& s : first.seqs) {
-    mix(std::uint64_t(s.label));
-    words(s.x2d.data(), s.x2d.numel());
-    words(s.x3d.data(), s.x3d.numel());
+  std::string counts;
+  for (const train::Dataset* d : sets) {
+    counts += " " + std::to_string(d->seqs.size());
+    for (const auto& s : d->seqs) {
+      mix(std::uint64_t(s.label));
+      words(s.x2d.data(), s.x2d.numel());
+      words(s.x3d.data(), s.x3d.numel());
+    }
   }
-  char b[64];
-  std::snprintf(b, sizeof b, "%016llx", (unsigned long long)h);
+  auto num = [](double v) {
+    char b[40];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return std::string(b);
+  };
+  char hex[24];
+  std::snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
   return config_to_json(tc.model) + " batch " + std::to_string(tc.batch_size) + " epochs " + std::to_string(tc.epochs) +
-         " seed " + std::to_string(tc.seed) + " lr " + std::to_string(tc.lr) + " max_batches " +
-         std::to_string(tc.max_batches) + " flip " + std::to_string(tc.flip) + " upstream " +
-         std::to_string(tc.loss_scaled_backward) + std::to_string(tc.ctx_grad) + " flags " + flags + " data " +
-         std::to_string(first.seqs.size()) + ":" + b;
+         " lr " + num(tc.lr) + " wd " + num(tc.weight_decay) + " decay " + num(tc.lr_decay) + " drop_path " +
+         num(tc.drop_path) + " flip " + std::to_string(tc.flip) + " ctx_grad " + std::to_string(tc.ctx_grad) +
+         " loss_scaled " + std::to_string(tc.loss_scaled_backward) + " seed " + std::to_string(tc.seed) +
+         " max_batches " + std::to_string(tc.max_batches) + " val " + std::to_string(tc.val_hypotheses) + "x" +
+         std::to_string(tc.val_steps) + " flags " + flags + " data" + counts + " " + hex;
 }
 }  // namespace detail
 
@@ -138,7 +150,9 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
     const std::string flags = std::to_string(mocap) + " " + std::to_string(noise_px) + " " +
                               std::to_string(heldout_frames) + " " + std::to_string(validate_frames) + " " +
                               std::to_string(a.has("resume"));
-    const auto all = group->gather_to_root(detail::train_fingerprint(tc, td.wide() ? first : trainset, flags));
+    std::vector<const train::Dataset*> sets = {td.wide() ? &first : &trainset, &td.validate};
+    if (td.wide()) sets.push_back(&td.heldout);
+    const auto all = group->gather_to_root(detail::train_fingerprint(tc, sets, flags));
     for (std::size_t r = 1; r < all.size(); ++r)
       if (all[r] != all[0])
         fail("train: rank ", r, " loaded different data or configuration than rank 0 (every rank needs the same --data, "

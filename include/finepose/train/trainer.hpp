@@ -193,11 +193,15 @@ class Trainer {
     const int64_t nbatch = (int64_t(chunks.size()) + batch - 1) / batch;
     std::vector<double> part(size_t(2 * nbatch), 0.0);
     const int ranks = group_ ? group_->size() : 1, rank = group_ ? group_->rank() : 0;
+    double total = 0;  // one process: a single running sum, as before there were ranks
+    int64_t count = 0;
     for (int64_t bk = rank; bk < nbatch; bk += ranks) {
       const std::size_t s0 = std::size_t(bk * batch);
       const int64_t B = std::min<int64_t>(batch, int64_t(chunks.size() - s0));
-      double sum = 0;
-      int64_t n = 0;
+      double batch_sum = 0;
+      int64_t batch_n = 0;
+      double& sum = group_ ? batch_sum : total;
+      int64_t& n = group_ ? batch_n : count;
       TensorF x2d({B, F, J, C2});
       std::vector<const TextFeatures*> texts;
       for (int64_t i = 0; i < B; ++i) {
@@ -231,10 +235,11 @@ class Trainer {
           }
         }
       }
-      part[size_t(2 * bk)] = sum;
-      part[size_t(2 * bk + 1)] = double(n);
+      part[size_t(2 * bk)] = batch_sum;
+      part[size_t(2 * bk + 1)] = double(batch_n);
     }
-    if (group_) group_->allreduce_sum(part.data(), int64_t(part.size()));  // one rank's value + zeros: exact
+    if (!group_) return 1000.0 * total / double(std::max<int64_t>(count, 1));
+    group_->allreduce_sum(part.data(), int64_t(part.size()));  // one rank's value + zeros: exact
     double sum = 0, n = 0;
     for (int64_t bk = 0; bk < nbatch; ++bk) sum += part[size_t(2 * bk)], n += part[size_t(2 * bk + 1)];
     return 1000.0 * sum / std::max(n, 1.0);
