@@ -121,3 +121,28 @@ TEST_CASE("fast denoiser forward rejects mismatched inputs") {
   bad.keys = TensorF::zeros({3, c.dim});
   CHECK_THROWS_AS(net.forward(x2d, TensorF::zeros({1, 1, 9, 17, 3}), {1}, {&bad}), Error);
 }
+
+TEST_CASE("bf16 and int8 fast forwards stay within their bound of fp32; fp32 comes back exactly") {
+  const FinePoseConfig c = small_config(27);
+  MixSTE2 net(c);
+  randomise(net);
+  const TensorF x2d = NormalStream(8, 1).normal({1, 27, c.joints, 2});
+  const TensorF x3d = NormalStream(8, 2).normal({1, 2, 27, c.joints, 3});
+  const TextFeatures t0 = random_text(c, 31);
+  const TensorF f32 = net.forward(x2d, x3d, {400}, {&t0});
+  for (Precision p : {Precision::bf16, Precision::int8}) {
+    net.set_precision(p);
+    const double e = rel_l2(net.forward(x2d, x3d, {400}, {&t0}), f32);
+    MESSAGE(std::string(precision_name(p)), " vs fp32 rel L2 = ", e);
+    CHECK(e > 0);  // the precision took effect
+    CHECK(e < (p == Precision::bf16 ? 1e-2 : 6e-2));  // random weights: wide per-row ranges, the worst case for int8
+  }
+  net.set_precision(Precision::fp32);
+  const TensorF back = net.forward(x2d, x3d, {400}, {&t0});
+  CHECK(rel_l2(back, f32) == 0);
+  MixSTE2 copy = net;  // copies keep the precision
+  net.set_precision(Precision::int8);
+  MixSTE2 copy8 = net;
+  CHECK(copy.precision() == Precision::fp32);
+  CHECK(copy8.precision() == Precision::int8);
+}

@@ -12,6 +12,7 @@
 
 #include "finepose/core/error.hpp"
 #include "finepose/core/parallel.hpp"
+#include "finepose/ops/precision.hpp"
 
 namespace finepose::cli {
 
@@ -166,5 +167,12 @@ inline std::vector<std::string> split_commas(const std::string& s, char sep = ',
   out.push_back(cur);
   return out;
 }
+
+// --precision fp32|bf16|int8 (the denoiser's matrix products on the CPU; default fp32).
+inline OptionSpec precision_option() {
+  return {"precision", "fp32|bf16|int8", "CPU matrix-product precision (default fp32, the parity reference; bf16/int8: "
+                                          "faster, see README \"Reduced precision\" for the measured error)"};
+}
+inline Precision precision_of(const Args& a) { return parse_precision(a.get("precision", "fp32"), "--precision"); }
 
 }  // namespace finepose::cli

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -91,7 +92,7 @@ struct GemmRate {
   double wall = 0, per_cpu = 0;
 };
 struct GemmRates {
-  GemmRate eigen, packed;
+  GemmRate eigen, packed, reduced;  // reduced: linear_packed at the bench's --precision (fp32: = packed)
   double peak_wall() const { return std::max(eigen.wall, packed.wall); }
   double peak_per_cpu() const { return std::max(eigen.per_cpu, packed.per_cpu); }
 };
@@ -107,7 +108,7 @@ inline GemmRate time_gemm(double gflop, int repeats, Fn&& fn) {
   }
   return {gflop / median(t), gflop / median(ct)};
 }
-inline GemmRates gemm_gflops(int64_t n, int repeats) {
+inline GemmRates gemm_gflops(int64_t n, int repeats, Precision prec = Precision::fp32) {
   TensorF a = NormalStream(1, 1).normal({n, n}), b = NormalStream(1, 2).normal({n, n}), c({n, n});
   const double gflop = 2.0 * double(n) * double(n) * double(n) / 1e9;
   GemmRates r;
@@ -116,6 +117,11 @@ inline GemmRates gemm_gflops(int64_t n, int repeats) {
   });
   const ops::PackedWeight w(b.data(), n, n);
   r.packed = time_gemm(gflop, repeats, [&] { ops::linear_packed(c.data(), n, a.data(), n, n, w, nullptr, false); });
+  r.reduced = r.packed;
+  if (prec != Precision::fp32) {
+    const ops::PackedWeight wr(b.data(), n, n, prec);
+    r.reduced = time_gemm(gflop, repeats, [&] { ops::linear_packed(c.data(), n, a.data(), n, n, wr, nullptr, false); });
+  }
   return r;
 }
 
@@ -165,6 +171,66 @@ inline double fma_peak_gflops() {
 #endif
 }
 
+// The roof of a reduced precision, measured like fma_peak_gflops: every thread runs
+// 12 independent chains of VDPBF16PS (bf16: 32 multiply-adds a zmm instruction) or
+// VPDPBUSD (int8: 64), register-only, best of 3. Multiply-adds count 2 operations, so
+// the figures compare with GFLOP/s. fp32: fma_peak_gflops. 0 where the build lacks the
+// instruction.
+inline double dot_peak_gops(Precision p) {
+  if (p == Precision::fp32) return fma_peak_gflops();
+  constexpr int kChains = 12;
+  constexpr int64_t kIters = 20'000'000;
+  const int threads = num_threads();
+  std::vector<float> sink(std::size_t(threads), 0.f);
+  double best = 0, macs_per_instr = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double t0 = now_s();
+    bool ran = false;
+#if defined(__AVX512BF16__)
+    if (p == Precision::bf16) {
+      ran = true;
+      macs_per_instr = 32;
+      parallel_for(threads, [&](int64_t th) {
+        __m512 acc[kChains];
+        for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(float(i + th));
+        const __m512bh b = (__m512bh)_mm512_set1_epi32(0x3F803F80), c = (__m512bh)_mm512_set1_epi32(0x33D633D6);
+        for (int64_t it = 0; it < kIters; ++it)
+          for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], b, c);
+        float s = 0;
+        for (int i = 0; i < kChains; ++i) s += _mm512_cvtss_f32(acc[i]);
+        sink[std::size_t(th)] = s;
+      }, 1);
+    }
+#endif
+#if defined(__AVX512VNNI__)
+    if (p == Precision::int8) {
+      ran = true;
+      macs_per_instr = 64;
+      parallel_for(threads, [&](int64_t th) {
+        __m512i acc[kChains];
+        for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_epi32(int(i + th));
+        const __m512i b = _mm512_set1_epi32(0x01010101), c = _mm512_set1_epi32(0x01FF01FF);
+        for (int64_t it = 0; it < kIters; ++it)
+          for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], b, c);
+        int s = 0;
+        alignas(64) int lanes[16];
+        for (int i = 0; i < kChains; ++i) {
+          _mm512_store_si512(lanes, acc[i]);
+          s += lanes[0];
+        }
+        sink[std::size_t(th)] = float(s);
+      }, 1);
+    }
+#endif
+    if (!ran) return 0;
+    const double dt = now_s() - t0;
+    best = std::max(best, 2.0 * macs_per_instr * kChains * double(kIters) * threads / dt / 1e9);
+  }
+  volatile float keep = 0;
+  for (float v : sink) keep = keep + v;
+  return best;
+}
+
 }  // namespace bench_detail
 
 inline int cmd_bench(int argc, char** argv) {
@@ -183,6 +249,7 @@ inline int cmd_bench(int argc, char** argv) {
           {"sampling-repeats", "N", "timed repeats of the sampling run (default 1)"},
           {"gemm", "N", "also time our fp32 GEMM at N x N x N and the FMA peak (default 2048; 0 skips both)"},
           {"seed", "S", "seed of the random weights and inputs (default 0)"},
+          precision_option(),
           {"json", "", "print one JSON object"}});
   if (!a.parse(argc, argv)) return 0;
   a.apply_threads();
@@ -204,9 +271,11 @@ inline int cmd_bench(int argc, char** argv) {
   FINEPOSE_CHECK(repeats >= 1 && repeats <= 1000 && srepeats >= 1 && srepeats <= 100, "bench: repeats out of range");
   FINEPOSE_CHECK(gemm_n >= 0 && gemm_n <= 16384, "bench: --gemm ", gemm_n, " is out of range");
   const bool json = a.has("json");
+  const Precision precision = precision_of(a);
 
   FinePoseModel model(cfg);
   randomise(model, seed);
+  model.set_precision(precision);
   const std::string action = "Walking";
 
   // text branch: once per label (cached afterwards)
@@ -231,6 +300,21 @@ inline int cmd_bench(int argc, char** argv) {
     dct.push_back(cpu_s() - c0);
   }
   const double denoiser_s = median(dt), denoiser_cpu_s = median(dct);
+  // the reduced precision's error: the same call at fp32 (the weights repacked), rel L2
+  double rel_l2_fp32 = 0;
+  if (precision != Precision::fp32) {
+    TensorF ref;
+    model.set_precision(Precision::fp32);
+    model.net().forward(x2d, x3d, t, texts, ref);
+    model.set_precision(precision);
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < ref.numel(); ++i) {
+      const double d = double(pred.data()[i]) - double(ref.data()[i]);
+      num += d * d;
+      den += double(ref.data()[i]) * double(ref.data()[i]);
+    }
+    rel_l2_fp32 = den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+  }
   const FlopCount fc = model_flops(cfg, NB, H);
   const double gflops = fc.pose / denoiser_s / 1e9, gflops_per_core = fc.pose / denoiser_cpu_s / 1e9;
 
@@ -252,9 +336,11 @@ inline int cmd_bench(int argc, char** argv) {
     sampling_s = median(st);
     rss_after = current_rss_mb();
   }
-  const GemmRates gr = gemm_n > 0 ? gemm_gflops(gemm_n, 5) : GemmRates{};
+  const GemmRates gr = gemm_n > 0 ? gemm_gflops(gemm_n, 5, precision) : GemmRates{};
   const double gemm = gr.peak_wall(), gemm_cpu = gr.peak_per_cpu();
   const double fma_peak = gemm_n > 0 ? fma_peak_gflops() : 0.0;
+  const double roof = gemm_n > 0 ? (precision == Precision::fp32 ? fma_peak : dot_peak_gops(precision)) : 0.0;
+  const char* kernel = ops::packed_kernel_name(precision, false);
   const double peak = peak_rss_mb();
 
   if (json) {
@@ -265,14 +351,17 @@ inline int cmd_bench(int argc, char** argv) {
         "\"gemm_eigen_gflops\": %.3f, \"gemm_packed_gflops\": %.3f, "
         "\"gemm_fraction\": %.4f, \"rss_before_sampling_mb\": %.1f, \"rss_after_sampling_mb\": %.1f, "
         "\"peak_rss_mb\": %.1f, \"denoiser_cpu_s\": %.6f, \"gflops_per_core\": %.3f, \"gemm_gflops_per_core\": %.3f, "
-        "\"gemm_fraction_per_core\": %.4f, \"fma_peak_gflops\": %.3f, \"peak_fraction\": %.4f}\n",
+        "\"gemm_fraction_per_core\": %.4f, \"fma_peak_gflops\": %.3f, \"peak_fraction\": %.4f, "
+        "\"precision\": \"%s\", \"kernel\": \"%s\", \"gemm_precision_gflops\": %.3f, \"precision_peak_gops\": %.3f, "
+        "\"precision_peak_fraction\": %.4f, \"denoiser_rel_l2_vs_fp32\": %.3e}\n",
         (long long)cfg.depth, (long long)cfg.frames, (long long)B, (long long)H, (long long)K, flip ? "true" : "false",
         num_threads(), (long long)cfg.dim, (long long)cfg.heads, denoiser_s, sampling_s, text_s, fc.pose / 1e9,
         fc.text / 1e9, gflops, (long long)gemm_n, gemm, gr.eigen.wall, gr.packed.wall, gemm > 0 ? gflops / gemm : 0.0, rss_before, rss_after, peak, denoiser_cpu_s, gflops_per_core, gemm_cpu,
-        gemm_cpu > 0 ? gflops_per_core / gemm_cpu : 0.0, fma_peak, fma_peak > 0 ? gflops / fma_peak : 0.0);
+        gemm_cpu > 0 ? gflops_per_core / gemm_cpu : 0.0, fma_peak, fma_peak > 0 ? gflops / fma_peak : 0.0,
+        precision_name(precision), kernel, gr.reduced.wall, roof, roof > 0 ? gflops / roof : 0.0, rel_l2_fp32);
   } else {
-    std::printf("finepose bench: depth %lld, %lld frames, dim %lld, %lld heads, batch %lld%s, %lld hypotheses, %d threads\n",
-                (long long)cfg.depth, (long long)cfg.frames, (long long)cfg.dim, (long long)cfg.heads, (long long)B,
+    std::printf("finepose bench: %s, depth %lld, %lld frames, dim %lld, %lld heads, batch %lld%s, %lld hypotheses, %d threads\n",
+                precision_name(precision), (long long)cfg.depth, (long long)cfg.frames, (long long)cfg.dim, (long long)cfg.heads, (long long)B,
                 flip ? " (+ flipped copy)" : "", (long long)H, num_threads());
     std::printf("  text branch (once per label): %.3f s (%.2f GFLOP)\n", text_s, fc.text / 1e9);
     std::printf("  denoiser call: %.4f s median of %d (%.2f GFLOP, %.1f GFLOP/s); %.3f CPU-s, %.1f GFLOP per CPU-s\n",
@@ -285,6 +374,13 @@ inline int cmd_bench(int argc, char** argv) {
     if (fma_peak > 0)
       std::printf("  FMA peak (%d threads, register-only fused multiply-adds): %.1f GFLOP/s; denoiser at %.0f%% of it\n",
                   num_threads(), fma_peak, 100.0 * gflops / fma_peak);
+    if (precision != Precision::fp32) {
+      std::printf("  precision %s (%s): GEMM %lld^3 %.1f GOP/s", precision_name(precision), kernel, (long long)gemm_n,
+                  gr.reduced.wall);
+      if (roof > 0) std::printf("; roof %.1f GOP/s, denoiser at %.0f%% of it", roof, 100.0 * gflops / roof);
+      std::printf("; denoiser output vs fp32: rel L2 %.2e", rel_l2_fp32);
+      std::printf("\n");
+    }
     std::printf("  RSS before/after sampling %.0f / %.0f MB, peak %.0f MB\n", rss_before, rss_after, peak);
   }
   return 0;

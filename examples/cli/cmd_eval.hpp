@@ -41,6 +41,7 @@ inline int cmd_eval_on(int argc, char** argv, dist::ProcessGroup* group) {
           {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, ...)"},
           {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for --action labels other than the 15 H36M actions"},
           {"threads", "N", "CPU threads (default: all)"},
+          precision_option(),
           {"json", "", "print the JSON report instead of tables"},
           {"quiet", "", "no progress bar"}});
   if (!a.parse(argc, argv)) return 0;
@@ -50,8 +51,10 @@ inline int cmd_eval_on(int argc, char** argv, dist::ProcessGroup* group) {
   if (keypoints != "cpn" && keypoints != "gt") fail("eval: --keypoints must be cpn or gt, got '", keypoints, "'");
   ModelFileOptions mo;
   if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
+  const Precision precision = precision_of(a);
   FinePoseModel model = load_model(a.require("model"), mo);
   if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+  model.set_precision(precision);
   const FinePoseConfig& cfg = model.config();
   if (cfg.joints != 17 || cfg.in_chans != 2) fail("eval: the model takes ", cfg.joints, " joints x ", cfg.in_chans, " inputs; the test sets have 17 x 2");
   const bool is_3dhp = dataset == "3dhp";

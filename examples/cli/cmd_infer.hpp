@@ -52,6 +52,7 @@ inline FinePoseModel infer_model(const Args& a, const std::string& model_path) {
   if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
   FinePoseModel model = load_model(model_path, mo);
   if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+  model.set_precision(precision_of(a));
   return model;
 }
 
@@ -256,6 +257,7 @@ inline int cmd_infer(int argc, char** argv) {
           {"beta", "B", "one-euro: cutoff increase per mm/s of speed (default 0.01)"},
           {"fps", "N", "frames per second of the video, for one-euro (default 30)"},
           {"threads", "N", "CPU threads, 1..1024 (default: all)"},
+          precision_option(),
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary on stdout"}});
   // Usage problems (unknown/missing/malformed options) exit with 2.
@@ -326,6 +328,7 @@ inline int cmd_infer(int argc, char** argv) {
       opt.intrinsics = ci;
     }
     opt.smooth = smooth_options_of(a);
+    (void)precision_of(a);  // a bad --precision is a usage error before any file is read
     a.apply_threads();
   } catch (const Error& e) {
     std::fprintf(stderr, "finepose infer: usage error: %s\n", e.what());

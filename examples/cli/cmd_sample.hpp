@@ -29,13 +29,14 @@ inline int cmd_sample(int argc, char** argv) {
           {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads, scale)"},
           {"threads", "N", "CPU threads (default: all)"},
           {"device", "cpu|cuda", "where to sample (default cpu; cuda needs a build with FINEPOSE_CUDA=ON and a GPU)"},
-          {"precision", "fp32|bf16", "--device cuda: activation/weight storage (default fp32)"},
+          {"precision", "fp32|bf16|int8", "matrix-product precision (default fp32; --device cuda: fp32|bf16 storage)"},
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary"}});
   if (!a.parse(argc, argv)) return 0;
   const std::string device = a.get("device", "cpu");
   FINEPOSE_CHECK(device == "cpu" || device == "cuda", "sample: --device must be cpu or cuda, got '", device, "'");
-  FINEPOSE_CHECK(device == "cuda" || !a.has("precision"), "sample: --precision applies to --device cuda only");
+  const Precision precision = precision_of(a);
+  FINEPOSE_CHECK(device == "cpu" || precision != Precision::int8, "sample: --precision int8 is CPU only (--device cuda: fp32|bf16)");
 #if !defined(FINEPOSE_CUDA)
   if (device == "cuda") fail("sample: --device cuda: this finepose was built without CUDA (configure with -DFINEPOSE_CUDA=ON)");
 #endif
@@ -48,6 +49,7 @@ inline int cmd_sample(int argc, char** argv) {
   if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
   FinePoseModel model = load_model(a.require("model"), mo);
   if (a.has("vocab")) set_tokenizer_from_vocab(model, a.get("vocab"));
+  if (device == "cpu") model.set_precision(precision);
 
   const std::string in_path = a.require("input");
   TensorF x2d = io::to_tensor<float>(io::load_npz_array(in_path, "keypoints_2d"));

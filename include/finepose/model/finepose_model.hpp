@@ -25,6 +25,10 @@ class FinePoseModel {
   const MixSTE2& net() const { return net_; }
   const CosineSchedule& schedule() const { return sched_; }
 
+  // The denoiser's matrix-product precision (fp32 default; see MixSTE2::set_precision).
+  void set_precision(Precision p) { net_.set_precision(p); }
+  Precision precision() const { return net_.precision(); }
+
   // Parameters under their state-dict names ("pose_estimator.STEblocks.0.attn.qkv.weight").
   void visit(const nn::ParamVisitor& v) { net_.visit("pose_estimator", v); }
 

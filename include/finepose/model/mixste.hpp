@@ -111,6 +111,12 @@ struct MixSTE2 {
     fast_forward(fast_.get(), x2d, x3d, t, texts, out);
   }
 
+  // The precision of the fast forward's matrix products (ops/precision.hpp): fp32 (the
+  // default, the parity reference), bf16 or int8. Weights are repacked at the next call.
+  // forward_reference and training always run fp32.
+  void set_precision(Precision p) { precision_ = p; }
+  Precision precision() const { return precision_; }
+
   // Allocations made by the inference workspace so far (constant once warmed up).
   std::size_t workspace_allocations() const { return fast_.get().arena.allocations(); }
   std::size_t workspace_bytes() const { return fast_.get().arena.bytes(); }
@@ -212,6 +218,7 @@ struct MixSTE2 {
     std::vector<std::pair<const float*, double>> fingerprint;  // (data, sample sum) of every packed weight
     std::vector<PackedBlock> ste, tte;
     ops::PackedWeight cross_q, cross_out, patch3d, head;
+    Precision packed_precision = Precision::fp32;
     Arena arena;
     std::vector<Scratch> scratch;
   };
@@ -229,6 +236,7 @@ struct MixSTE2 {
     FastState& get() const { return *p; }
   };
   mutable FastHolder fast_;
+  Precision precision_ = Precision::fp32;
 
   static double sample_sum(const TensorF& w) {
     double s = 0;
@@ -250,15 +258,20 @@ struct MixSTE2 {
   void ensure_packed(FastState& s) const {
     std::vector<std::pair<const float*, double>> fp;
     for (const TensorF* w : packed_sources()) fp.emplace_back(w->data(), sample_sum(*w));
-    if (s.packed && fp == s.fingerprint) return;
-    auto pack = [](const nn::Linear& l) { return ops::PackedWeight(l.weight.data(), l.in_features, l.out_features); };
+    if (s.packed && fp == s.fingerprint && s.packed_precision == precision_) return;
+    // The transformer's linears (all but a few per cent of the FLOPs) take the reduced
+    // precision; the input embedding's x3d half (K = 3) and the head (N = 3) stay fp32:
+    // they are ~0.1% of the FLOPs and sit where the pose enters and leaves.
+    const Precision prec = precision_;
+    auto pack = [prec](const nn::Linear& l) { return ops::PackedWeight(l.weight.data(), l.in_features, l.out_features, prec); };
+    auto pack32 = [](const nn::Linear& l) { return ops::PackedWeight(l.weight.data(), l.in_features, l.out_features); };
     s.ste.clear();
     s.tte.clear();
     for (const auto& b : ste) s.ste.push_back({pack(b.attn.qkv), pack(b.attn.proj), pack(b.mlp.fc1), pack(b.mlp.fc2)});
     for (const auto& b : tte) s.tte.push_back({pack(b.attn.qkv), pack(b.attn.proj), pack(b.mlp.fc1), pack(b.mlp.fc2)});
     s.cross_q = pack(cross_attn.query);
     s.cross_out = pack(cross_attn.proj_out.out_proj);
-    s.head = pack(head_proj);
+    s.head = pack32(head_proj);
     // the x3d half of the input embedding: columns in_chans.. of Spatial_patch_to_embedding
     const int64_t C = cfg.in_chans + 3, D = cfg.dim;
     std::vector<float> w3(std::size_t(D * 3));
@@ -266,6 +279,7 @@ struct MixSTE2 {
       for (int64_t c = 0; c < 3; ++c) w3[std::size_t(d * 3 + c)] = patch_embed.weight.data()[d * C + cfg.in_chans + c];
     s.patch3d = ops::PackedWeight(w3.data(), 3, D);
     s.fingerprint = std::move(fp);
+    s.packed_precision = prec;
     s.packed = true;
   }
 
