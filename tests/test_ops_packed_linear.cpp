@@ -47,18 +47,21 @@ TEST_CASE("linear_packed matches a float64 reference") {
   }
 }
 
-TEST_CASE("linear_packed does not depend on the thread count") {
+TEST_CASE("linear_packed does not depend on the thread count, at every precision") {
   const int64_t rows = 500, in = 300, out = 100;
   auto x = randv(rows * in, 5), W = randv(out * in, 6), b = randv(out, 7);
-  ops::PackedWeight pw(W.data(), in, out);
-  std::vector<float> y1(std::size_t(rows * out)), y2(y1.size());
-  const int t = num_threads();
-  set_num_threads(1);
-  ops::linear_packed(y1.data(), out, x.data(), in, rows, pw, b.data(), false);
-  set_num_threads(std::max(2, t));
-  ops::linear_packed(y2.data(), out, x.data(), in, rows, pw, b.data(), false);
-  set_num_threads(t);
-  CHECK(y1 == y2);
+  for (Precision p : {Precision::fp32, Precision::bf16, Precision::int8}) {
+    CAPTURE(precision_name(p));
+    ops::PackedWeight pw(W.data(), in, out, p);
+    std::vector<float> y1(std::size_t(rows * out)), y2(y1.size());
+    const int t = num_threads();
+    set_num_threads(1);
+    ops::linear_packed(y1.data(), out, x.data(), in, rows, pw, b.data(), false);
+    set_num_threads(std::max(2, t));
+    ops::linear_packed(y2.data(), out, x.data(), in, rows, pw, b.data(), false);
+    set_num_threads(t);
+    CHECK(y1 == y2);
+  }
 }
 
 TEST_CASE("linear_packed rejects bad strides") {

@@ -181,20 +181,14 @@ TEST_CASE("int8 linear_packed: the portable path gives the kernel's bits; float6
   }
 }
 
-TEST_CASE("reduced-precision linear_packed does not depend on the thread count; NaN inputs give NaN") {
+// (the thread-count independence of every precision: tests/test_ops_packed_linear.cpp)
+TEST_CASE("reduced-precision linear_packed: a NaN input gives NaN in its row only") {
   const int64_t rows = 500, in = 300, out = 100;
   auto x = randv(rows * in, 5), W = randv(out * in, 6), b = randv(out, 7);
   for (Precision p : {Precision::bf16, Precision::int8}) {
     CAPTURE(precision_name(p));
     ops::PackedWeight pw(W.data(), in, out, p);
-    std::vector<float> y1(std::size_t(rows * out)), y2(y1.size());
-    const int t = num_threads();
-    set_num_threads(1);
-    ops::linear_packed(y1.data(), out, x.data(), in, rows, pw, b.data(), false);
-    set_num_threads(std::max(2, t));
-    ops::linear_packed(y2.data(), out, x.data(), in, rows, pw, b.data(), false);
-    set_num_threads(t);
-    CHECK(y1 == y2);
+    std::vector<float> y1(std::size_t(rows * out));
     auto xb = x;
     xb[3 * in + 17] = std::numeric_limits<float>::quiet_NaN();
     ops::linear_packed(y1.data(), out, xb.data(), in, rows, pw, b.data(), false);

@@ -15,6 +15,16 @@ Measured, all with random weights (timing does not depend on their values):
             sampler exactly as upstream (two denoiser calls per step with flip). ONNX Runtime: a
             numpy DDIM loop around the exported graph with the flipped copy in the same batch.
   gemm      torch.mm 2048^3 fp32 (OpenBLAS through Debian's torch) and finepose's own GEMM.
+
+Reduced precision (issue 20): --precisions fp32,bf16,int8 runs `finepose bench --precision P`
+once per precision, and --ort-int8 adds ONNX Runtime's int8 dynamic quantization
+(onnxruntime.quantization.quantize_dynamic with its defaults: QInt8 weights, per-tensor scales,
+every MatMul/Gemm/Gather it supports, the text tower's included; --ort-per-channel for per-channel
+weight scales). Every side runs the same weights: the PyTorch model's are saved as an official
+checkpoint and `finepose bench --model` loads it. Errors are rel L2 of the denoiser output against
+the same side's fp32 output (ONNX Runtime int8 against PyTorch fp32 on the same input; finepose
+against its own fp32 call on its own input of the same distribution: N(0,1) 2D and 3D, t=500).
+onnx, ml_dtypes (0.5.1 runs on Debian's numpy 1.24) and protobuf come from PyPI beside onnxruntime.
 Before timing, ONNX Runtime's output is compared with PyTorch's on the same input (rel L2);
 finepose's parity with PyTorch is what tests/test_parity.cpp checks.
 
@@ -75,6 +85,9 @@ def main():
     ap.add_argument("--no-torch", action="store_true", help="skip PyTorch timings (ORT export still uses torch)")
     ap.add_argument("--no-torch-sampling", action="store_true", help="skip the (slow) PyTorch sampling run")
     ap.add_argument("--no-ort", action="store_true")
+    ap.add_argument("--precisions", default="fp32", help="finepose precisions to run, comma-separated (fp32,bf16,int8)")
+    ap.add_argument("--ort-int8", action="store_true", help="also ONNX Runtime int8 (quantize_dynamic)")
+    ap.add_argument("--ort-per-channel", action="store_true", help="quantize_dynamic with per_channel=True")
     ap.add_argument("--json-out", default="")
     args = ap.parse_args()
     if args.ort_path:
@@ -161,6 +174,18 @@ def main():
             print("warning: ONNX Runtime does not compute the same function; its timings do not count")
         res["ort_denoiser_s"] = timed(lambda: sess.run(None, feed), args.repeats)
         print(f"ORT denoiser: {res['ort_denoiser_s']:.3f} s", flush=True)
+        if args.ort_int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+            qpath = os.path.join(tmp, "denoiser_int8.onnx")
+            quantize_dynamic(path, qpath, weight_type=QuantType.QInt8, per_channel=args.ort_per_channel)
+            sess_q = ort.InferenceSession(qpath, so, providers=["CPUExecutionProvider"])
+            names_q = [i.name for i in sess_q.get_inputs()]
+            feed_q = {k: feed_all[k] for k in names_q}
+            res["ort_int8_vs_torch_rel_l2"] = rel_l2(sess_q.run(None, feed_q)[0], ref_out)
+            res["ort_int8_per_channel"] = args.ort_per_channel
+            res["ort_int8_denoiser_s"] = timed(lambda: sess_q.run(None, feed_q), args.repeats)
+            print(f"ORT int8 denoiser: {res['ort_int8_denoiser_s']:.3f} s, rel L2 vs torch fp32 "
+                  f"{res['ort_int8_vs_torch_rel_l2']:.2e}", flush=True)
 
     # ---- sampling
     if K > 0:
@@ -178,18 +203,34 @@ def main():
             res["ort_sampling_s"] = ort_sampling(model, sess, names, x2d_clip, text_b, pre_b, noise_init, noise_steps,
                                                  args.flip)
             print(f"ORT sampling: {res['ort_sampling_s']:.2f} s", flush=True)
+            if args.ort_int8:
+                res["ort_int8_sampling_s"] = ort_sampling(model, sess_q, names_q, x2d_clip, text_b, pre_b, noise_init,
+                                                          noise_steps, args.flip)
+                print(f"ORT int8 sampling: {res['ort_int8_sampling_s']:.2f} s", flush=True)
 
     # ---- finepose
     if args.finepose:
-        cmd = [args.finepose, "bench", "--depth", str(args.depth), "--frames", str(args.frames), "--batch", str(B),
-               "--hypotheses", str(H), "--steps", str(K), "--threads", str(T), "--repeats", str(args.repeats),
-               "--gemm", str(args.gemm), "--json"] + (["--flip"] if args.flip else [])
-        print("$ " + " ".join(cmd), flush=True)
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        ours = json.loads(out.strip().splitlines()[-1])
-        res["finepose"] = ours
-        res["finepose_denoiser_s"] = ours["denoiser_s"]
-        res["finepose_sampling_s"] = ours["sampling_s"]
+        # the PyTorch model's weights as an official checkpoint, so that every side runs one model
+        ckdir = tempfile.mkdtemp(prefix="finepose_ck_")
+        ck = os.path.join(ckdir, "model.bin")
+        torch.save({"model_pos": {"module." + k: v.detach().contiguous() for k, v in model.state_dict().items()}}, ck)
+        for prec in [p.strip() for p in args.precisions.split(",") if p.strip()]:
+            cmd = [args.finepose, "bench", "--model", ck, "--batch", str(B), "--hypotheses", str(H), "--steps", str(K),
+                   "--threads", str(T), "--repeats", str(args.repeats), "--gemm", str(args.gemm),
+                   "--precision", prec, "--json"] + (["--flip"] if args.flip else [])
+            print("$ " + " ".join(cmd), flush=True)
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            ours = json.loads(out.strip().splitlines()[-1])
+            if (ours["depth"], ours["frames"]) != (args.depth, args.frames):
+                raise SystemExit(f"finepose read depth {ours['depth']}, {ours['frames']} frames from the checkpoint")
+            side = "finepose" if prec == "fp32" else "finepose_" + prec
+            res[side] = ours
+            res[side + "_denoiser_s"] = ours["denoiser_s"]
+            res[side + "_sampling_s"] = ours["sampling_s"]
+            print(f"{side}: denoiser {ours['denoiser_s']:.3f} s, sampling {ours['sampling_s']:.2f} s, "
+                  f"rel L2 vs fp32 {ours['denoiser_rel_l2_vs_fp32']:.2e}", flush=True)
+        os.remove(ck)
+        os.rmdir(ckdir)
 
     report(res, cfg, NB, H)
     if args.json_out:
@@ -256,21 +297,36 @@ def report(res, cfg, NB, H):
         L * 2 * (4 * W * W + 2 * W * cfg.encoder_ff) + 4 * L * L * W) + 2 * W * D + 4 * L * W * D
     res["pose_gflop"], res["text_gflop_per_call"] = pose / 1e9, NB * text / 1e9
     peak = res.get("finepose", {}).get("gemm_gflops") or None
+    # each side's roof: the FMA peak for fp32, finepose bench's VDPBF16PS / VPDPBUSD roofs for bf16 / int8
+    fp = lambda k: res.get(k) or {}
+    roofs = {"fp32": fp("finepose").get("fma_peak_gflops") or fp("finepose_bf16").get("fma_peak_gflops"),
+             "bf16": fp("finepose_bf16").get("precision_peak_gops"), "int8": fp("finepose_int8").get("precision_peak_gops")}
+    precision = {"torch": "fp32", "ort": "fp32", "ort_int8": "int8", "finepose": "fp32", "finepose_bf16": "bf16",
+                 "finepose_int8": "int8"}
+    errors = {"ort": res.get("ort_vs_torch_rel_l2"), "ort_int8": res.get("ort_int8_vs_torch_rel_l2")}
+    for side in ("finepose_bf16", "finepose_int8"):
+        errors[side] = fp(side).get("denoiser_rel_l2_vs_fp32")
     print()
-    print(f"| side | denoiser s | sampling s | denoiser GFLOP/s | vs torch (denoiser) | vs torch (sampling) |")
-    print(f"|---|---|---|---|---|---|")
-    tden, tsam = res.get("torch_denoiser_s"), res.get("torch_sampling_s")
-    for side in ("torch", "ort", "finepose"):
+    print("| side | precision | denoiser s | sampling s | denoiser GOP/s | of its roof | vs ORT fp32 (denoiser) | "
+          "vs ORT fp32 (sampling) | vs torch (denoiser) | rel L2 vs fp32 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    tden, oden, osam = res.get("torch_denoiser_s"), res.get("ort_denoiser_s"), res.get("ort_sampling_s")
+    fmt = lambda v, f="{:.3f}": f.format(v) if v else "-"
+    for side in ("torch", "ort", "ort_int8", "finepose", "finepose_bf16", "finepose_int8"):
         d, s = res.get(side + "_denoiser_s"), res.get(side + "_sampling_s")
         if d is None:
             continue
-        work = pose + (0 if side == "finepose" else NB * text)  # upstream re-encodes the text per call
+        work = pose + (0 if side.startswith("finepose") else NB * text)  # upstream re-encodes the text per call
         g = work / d / 1e9
         res[side + "_gflops"] = g
-        fmt = lambda v: f"{v:.3f}" if v is not None else "-"
-        r1 = f"{tden / d:.2f}x" if tden else "-"
-        r2 = f"{tsam / s:.2f}x" if (tsam and s) else "-"
-        print(f"| {side} | {fmt(d)} | {fmt(s)} | {g:.1f} | {r1} | {r2} |")
+        roof = roofs.get(precision[side])
+        if roof:
+            res[side + "_roof_fraction"] = g / roof
+        print(f"| {side} | {precision[side]} | {fmt(d)} | {fmt(s, '{:.2f}')} | {g:.1f} | "
+              f"{fmt(roof and g / roof, '{:.0%}')} | {fmt(oden and oden / d, '{:.2f}x')} | "
+              f"{fmt(osam and s and osam / s, '{:.2f}x')} | {fmt(tden and tden / d, '{:.2f}x')} | "
+              f"{fmt(errors.get(side), '{:.2e}')} |")
+    print("roofs (finepose bench, same run): " + ", ".join(f"{k} {v:.1f}" for k, v in roofs.items() if v) + " GOP/s")
     if res.get("ort_denoiser_s") and res.get("finepose_denoiser_s"):
         res["finepose_vs_ort_denoiser"] = res["ort_denoiser_s"] / res["finepose_denoiser_s"]
         print(f"finepose vs ORT: denoiser {res['finepose_vs_ort_denoiser']:.2f}x", end="")

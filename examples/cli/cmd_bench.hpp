@@ -18,6 +18,7 @@
 #include "finepose/core/philox.hpp"
 #include "finepose/model/finepose_model.hpp"
 #include "finepose/model/flop_count.hpp"
+#include "finepose/model/model_file.hpp"
 #include "finepose/ops/gemm.hpp"
 #include "finepose/ops/packed_linear.hpp"
 
@@ -125,9 +126,31 @@ inline GemmRates gemm_gflops(int64_t n, int repeats, Precision prec = Precision:
   return r;
 }
 
-// The machine's fp32 arithmetic roof: every thread runs 12 independent chains of
-// fused multiply-adds on full vector registers (no memory traffic), best of 3 runs of
-// ~0.2 s. FLOPs / second over all threads; 0 where the build has no FMA instructions.
+// Register-only roofs. Every thread runs kRoofIters rounds of kRoofChains independent
+// chains of one vector instruction (no memory traffic; 12 chains cover the instruction latency at the
+// issue rate of Zen 4 and recent Intel cores), best of 3 runs of ~0.2 s. `ops_per_instr` counts a multiply-add
+// as 2, so all roofs compare with GFLOP/s. The chains' results are stored, so they
+// cannot be optimised away.
+constexpr int kRoofChains = 12;
+constexpr int64_t kRoofIters = 20'000'000;  // ~0.2 s on a 3.5 GHz core with 512-bit FMAs
+template <class Chains>
+inline double roof_gops(double ops_per_instr, Chains&& chains) {
+  const int threads = num_threads();
+  std::vector<float> sink(std::size_t(threads), 0.f);
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double t0 = now_s();
+    parallel_for(threads, [&](int64_t th) { sink[std::size_t(th)] = chains(th); }, 1);
+    const double dt = now_s() - t0;
+    best = std::max(best, ops_per_instr * kRoofChains * double(kRoofIters) * threads / dt / 1e9);
+  }
+  volatile float keep = 0;
+  for (float v : sink) keep = keep + v;
+  return best;
+}
+
+// The machine's fp32 arithmetic roof: fused multiply-adds on full vector registers.
+// 0 where the build has no FMA instructions.
 inline double fma_peak_gflops() {
 #if defined(__AVX512F__) || defined(__FMA__)
 #if defined(__AVX512F__)
@@ -143,92 +166,56 @@ inline double fma_peak_gflops() {
   const auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
   const auto lane0 = [](V a) { return _mm256_cvtss_f32(a); };
 #endif
-  constexpr int kChains = 12;
-  constexpr int64_t kIters = 20'000'000;  // ~0.2 s on a 3.5 GHz core with 512-bit FMAs
-  const int threads = num_threads();
-  std::vector<float> sink(std::size_t(threads), 0.f);
-  double best = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    const double t0 = now_s();
-    parallel_for(threads, [&](int64_t th) {
-      V acc[kChains];
-      for (int i = 0; i < kChains; ++i) acc[i] = set1(1.f + 1e-7f * float(i + th));
-      const V b = set1(0.9999999f), c = set1(1e-7f);
-      for (int64_t it = 0; it < kIters; ++it)
-        for (int i = 0; i < kChains; ++i) acc[i] = fma(acc[i], b, c);
-      float s = 0;
-      for (int i = 0; i < kChains; ++i) s += lane0(acc[i]);
-      sink[std::size_t(th)] = s;  // keeps the chains alive
-    }, 1);
-    const double dt = now_s() - t0;
-    best = std::max(best, 2.0 * kLanes * kChains * double(kIters) * threads / dt / 1e9);
-  }
-  volatile float keep = 0;  // the sums are stored, so the chains cannot be optimised away
-  for (float v : sink) keep = keep + v;
-  return best;
+  return roof_gops(2.0 * kLanes, [&](int64_t th) {
+    V acc[kRoofChains];
+    for (int i = 0; i < kRoofChains; ++i) acc[i] = set1(1.f + 1e-7f * float(i + th));
+    const V b = set1(0.9999999f), c = set1(1e-7f);
+    for (int64_t it = 0; it < kRoofIters; ++it)
+      for (int i = 0; i < kRoofChains; ++i) acc[i] = fma(acc[i], b, c);
+    float s = 0;
+    for (int i = 0; i < kRoofChains; ++i) s += lane0(acc[i]);
+    return s;
+  });
 #else
   return 0;
 #endif
 }
 
-// The roof of a reduced precision, measured like fma_peak_gflops: every thread runs
-// 12 independent chains of VDPBF16PS (bf16: 32 multiply-adds a zmm instruction) or
-// VPDPBUSD (int8: 64), register-only, best of 3. Multiply-adds count 2 operations, so
-// the figures compare with GFLOP/s. fp32: fma_peak_gflops. 0 where the build lacks the
-// instruction.
+// The roof of a reduced precision: VDPBF16PS (bf16: 32 multiply-adds a zmm instruction)
+// or VPDPBUSD (int8: 64). fp32: fma_peak_gflops. 0 where the build lacks the instruction.
 inline double dot_peak_gops(Precision p) {
   if (p == Precision::fp32) return fma_peak_gflops();
-  constexpr int kChains = 12;
-  constexpr int64_t kIters = 20'000'000;
-  const int threads = num_threads();
-  std::vector<float> sink(std::size_t(threads), 0.f);
-  double best = 0, macs_per_instr = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    const double t0 = now_s();
-    bool ran = false;
 #if defined(__AVX512BF16__)
-    if (p == Precision::bf16) {
-      ran = true;
-      macs_per_instr = 32;
-      parallel_for(threads, [&](int64_t th) {
-        __m512 acc[kChains];
-        for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(float(i + th));
-        const __m512bh b = (__m512bh)_mm512_set1_epi32(0x3F803F80), c = (__m512bh)_mm512_set1_epi32(0x33D633D6);
-        for (int64_t it = 0; it < kIters; ++it)
-          for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], b, c);
-        float s = 0;
-        for (int i = 0; i < kChains; ++i) s += _mm512_cvtss_f32(acc[i]);
-        sink[std::size_t(th)] = s;
-      }, 1);
-    }
+  if (p == Precision::bf16)
+    return roof_gops(2.0 * 32, [](int64_t th) {
+      __m512 acc[kRoofChains];
+      for (int i = 0; i < kRoofChains; ++i) acc[i] = _mm512_set1_ps(float(i + th));
+      const __m512bh b = (__m512bh)_mm512_set1_epi32(0x3F803F80), c = (__m512bh)_mm512_set1_epi32(0x33D633D6);
+      for (int64_t it = 0; it < kRoofIters; ++it)
+        for (int i = 0; i < kRoofChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], b, c);
+      float s = 0;
+      for (int i = 0; i < kRoofChains; ++i) s += _mm512_cvtss_f32(acc[i]);
+      return s;
+    });
 #endif
 #if defined(__AVX512VNNI__)
-    if (p == Precision::int8) {
-      ran = true;
-      macs_per_instr = 64;
-      parallel_for(threads, [&](int64_t th) {
-        __m512i acc[kChains];
-        for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_epi32(int(i + th));
-        const __m512i b = _mm512_set1_epi32(0x01010101), c = _mm512_set1_epi32(0x01FF01FF);
-        for (int64_t it = 0; it < kIters; ++it)
-          for (int i = 0; i < kChains; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], b, c);
-        int s = 0;
-        alignas(64) int lanes[16];
-        for (int i = 0; i < kChains; ++i) {
-          _mm512_store_si512(lanes, acc[i]);
-          s += lanes[0];
-        }
-        sink[std::size_t(th)] = float(s);
-      }, 1);
-    }
+  if (p == Precision::int8)
+    return roof_gops(2.0 * 64, [](int64_t th) {
+      __m512i acc[kRoofChains];
+      for (int i = 0; i < kRoofChains; ++i) acc[i] = _mm512_set1_epi32(int(i + th));
+      const __m512i b = _mm512_set1_epi32(0x01010101), c = _mm512_set1_epi32(0x01FF01FF);
+      for (int64_t it = 0; it < kRoofIters; ++it)
+        for (int i = 0; i < kRoofChains; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], b, c);
+      int s = 0;
+      alignas(64) int lanes[16];  // (not _mm512_castsi512_si128: GCC 12 warns inside its header)
+      for (int i = 0; i < kRoofChains; ++i) {
+        _mm512_store_si512(lanes, acc[i]);
+        s += lanes[0];
+      }
+      return float(s);
+    });
 #endif
-    if (!ran) return 0;
-    const double dt = now_s() - t0;
-    best = std::max(best, 2.0 * macs_per_instr * kChains * double(kIters) * threads / dt / 1e9);
-  }
-  volatile float keep = 0;
-  for (float v : sink) keep = keep + v;
-  return best;
+  return 0;
 }
 
 }  // namespace bench_detail
@@ -249,10 +236,17 @@ inline int cmd_bench(int argc, char** argv) {
           {"sampling-repeats", "N", "timed repeats of the sampling run (default 1)"},
           {"gemm", "N", "also time our fp32 GEMM at N x N x N and the FMA peak (default 2048; 0 skips both)"},
           {"seed", "S", "seed of the random weights and inputs (default 0)"},
+          {"model", "FILE", "time this model (official checkpoint or .safetensors) instead of random weights; its config "
+                            "replaces --depth/--frames/--dim/--heads"},
+          {"config", "FILE", "with --model: JSON overriding what an official checkpoint cannot tell (heads, ...)"},
           precision_option(),
           {"json", "", "print one JSON object"}});
   if (!a.parse(argc, argv)) return 0;
   a.apply_threads();
+  const bool from_file = a.has("model");
+  for (const char* shape : {"depth", "frames", "dim", "heads"})
+    FINEPOSE_CHECK(!from_file || !a.has(shape), "bench: --", shape, " cannot be combined with --model (the model file sets it)");
+  FINEPOSE_CHECK(from_file || !a.has("config"), "bench: --config needs --model");
   FinePoseConfig cfg;
   cfg.depth = a.get_int_in("depth", 8, 1, 64);
   cfg.frames = a.get_int_in("frames", 243, 1, 100000);
@@ -260,6 +254,8 @@ inline int cmd_bench(int argc, char** argv) {
   cfg.heads = a.get_int_in("heads", 8, 1, 1024);
   cfg.mlp_hidden = 2 * cfg.dim;
   cfg.validate();
+  ModelFileOptions mo;
+  if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
   const int64_t B = a.get_int("batch", 1), H = a.get_int("hypotheses", 1), K = a.get_int("steps", 10);
   const bool flip = a.has("flip");
   const int repeats = int(a.get_int_in("repeats", 5, 1, 1000)), srepeats = int(a.get_int_in("sampling-repeats", 1, 1, 100));
@@ -273,10 +269,11 @@ inline int cmd_bench(int argc, char** argv) {
   const bool json = a.has("json");
   const Precision precision = precision_of(a);
 
-  FinePoseModel model(cfg);
-  randomise(model, seed);
+  FinePoseModel model = from_file ? load_model(a.get("model"), mo) : FinePoseModel(cfg);
+  if (from_file) cfg = model.config();
+  else randomise(model, seed);
   model.set_precision(precision);
-  const std::string action = "Walking";
+  const std::string action = model.config().variant == PromptVariant::h36m ? "Walking" : "";  // 3DHP models take no label
 
   // text branch: once per label (cached afterwards)
   double t0 = now_s();
@@ -353,13 +350,15 @@ inline int cmd_bench(int argc, char** argv) {
         "\"peak_rss_mb\": %.1f, \"denoiser_cpu_s\": %.6f, \"gflops_per_core\": %.3f, \"gemm_gflops_per_core\": %.3f, "
         "\"gemm_fraction_per_core\": %.4f, \"fma_peak_gflops\": %.3f, \"peak_fraction\": %.4f, "
         "\"precision\": \"%s\", \"kernel\": \"%s\", \"gemm_precision_gflops\": %.3f, \"precision_peak_gops\": %.3f, "
-        "\"precision_peak_fraction\": %.4f, \"denoiser_rel_l2_vs_fp32\": %.3e}\n",
+        "\"precision_peak_fraction\": %.4f, \"denoiser_rel_l2_vs_fp32\": %.3e, \"weights\": \"%s\"}\n",
         (long long)cfg.depth, (long long)cfg.frames, (long long)B, (long long)H, (long long)K, flip ? "true" : "false",
         num_threads(), (long long)cfg.dim, (long long)cfg.heads, denoiser_s, sampling_s, text_s, fc.pose / 1e9,
         fc.text / 1e9, gflops, (long long)gemm_n, gemm, gr.eigen.wall, gr.packed.wall, gemm > 0 ? gflops / gemm : 0.0, rss_before, rss_after, peak, denoiser_cpu_s, gflops_per_core, gemm_cpu,
         gemm_cpu > 0 ? gflops_per_core / gemm_cpu : 0.0, fma_peak, fma_peak > 0 ? gflops / fma_peak : 0.0,
-        precision_name(precision), kernel, gr.reduced.wall, roof, roof > 0 ? gflops / roof : 0.0, rel_l2_fp32);
+        precision_name(precision), kernel, gr.reduced.wall, roof, roof > 0 ? gflops / roof : 0.0, rel_l2_fp32,
+        from_file ? "file" : "random");
   } else {
+    if (from_file) std::printf("finepose bench: weights from %s\n", a.get("model").c_str());
     std::printf("finepose bench: %s, depth %lld, %lld frames, dim %lld, %lld heads, batch %lld%s, %lld hypotheses, %d threads\n",
                 precision_name(precision), (long long)cfg.depth, (long long)cfg.frames, (long long)cfg.dim, (long long)cfg.heads, (long long)B,
                 flip ? " (+ flipped copy)" : "", (long long)H, num_threads());
@@ -375,8 +374,8 @@ inline int cmd_bench(int argc, char** argv) {
       std::printf("  FMA peak (%d threads, register-only fused multiply-adds): %.1f GFLOP/s; denoiser at %.0f%% of it\n",
                   num_threads(), fma_peak, 100.0 * gflops / fma_peak);
     if (precision != Precision::fp32) {
-      std::printf("  precision %s (%s): GEMM %lld^3 %.1f GOP/s", precision_name(precision), kernel, (long long)gemm_n,
-                  gr.reduced.wall);
+      std::printf("  precision %s (%s)", precision_name(precision), kernel);
+      if (gemm_n > 0) std::printf(": GEMM %lld^3 %.1f GOP/s", (long long)gemm_n, gr.reduced.wall);
       if (roof > 0) std::printf("; roof %.1f GOP/s, denoiser at %.0f%% of it", roof, 100.0 * gflops / roof);
       std::printf("; denoiser output vs fp32: rel L2 %.2e", rel_l2_fp32);
       std::printf("\n");
