@@ -326,7 +326,8 @@ def report(res, cfg, NB, H):
               f"{fmt(roof and g / roof, '{:.0%}')} | {fmt(oden and oden / d, '{:.2f}x')} | "
               f"{fmt(osam and s and osam / s, '{:.2f}x')} | {fmt(tden and tden / d, '{:.2f}x')} | "
               f"{fmt(errors.get(side), '{:.2e}')} |")
-    print("roofs (finepose bench, same run): " + ", ".join(f"{k} {v:.1f}" for k, v in roofs.items() if v) + " GOP/s")
+    measured = ", ".join(f"{k} {v:.1f}" for k, v in roofs.items() if v)
+    print(f"roofs (finepose bench, same run): {measured} GOP/s" if measured else "roofs: not measured in this run")
     if res.get("ort_denoiser_s") and res.get("finepose_denoiser_s"):
         res["finepose_vs_ort_denoiser"] = res["ort_denoiser_s"] / res["finepose_denoiser_s"]
         print(f"finepose vs ORT: denoiser {res['finepose_vs_ort_denoiser']:.2f}x", end="")

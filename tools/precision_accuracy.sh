@@ -47,12 +47,20 @@ if [ -e "$DATA/humaneva_i_h36m17.npz" ] || [ -e "$DATA/humaneva/humaneva_i_h36m1
   "$PY" - "$OUT" <<'PY'
 import sys, json
 out = sys.argv[1]
-def fig(p):
-    d = json.load(open(f"{out}/eval_humaneva_{p}.json"))
-    return d
+def avg(p, setting, metric):
+    return json.load(open(f"{out}/eval_humaneva_{p}.json"))["settings"][setting][metric]["average"]
+print("HumanEva-I Validate (shipped model, the model card's eval command), mm; change against fp32 in brackets:")
+print("| precision | " + " | ".join(f"{s} MPJPE | {s} P-MPJPE" for s in ("J-Agg", "P-Agg")) + " | largest change |")
+print("|---|---|---|---|---|---|")
 for p in ("fp32", "bf16", "int8"):
-    d = fig(p)
-    print(p, json.dumps(d.get("summary", d))[:400])
+    cells, worst = [], 0.0
+    for setting in ("j_agg", "p_agg"):
+        for metric in ("mpjpe", "p_mpjpe"):
+            v, ref = avg(p, setting, metric), avg("fp32", setting, metric)
+            worst = max(worst, abs(v - ref))
+            cells.append(f"{v:.3f}" if p == "fp32" else f"{v:.3f} ({v - ref:+.3f})")
+    verdict = "" if p == "fp32" else (" (over 0.5 mm: not a default)" if worst > 0.5 else " (within 0.5 mm)")
+    print(f"| {p} | " + " | ".join(cells) + f" | {worst:.3f}{verdict} |")
 PY
 else
   echo "HumanEva-I data not under $DATA: skipped the eval rows"
