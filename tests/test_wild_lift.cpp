@@ -241,6 +241,19 @@ TEST_CASE("finepose.hpp: load, lift, release") {
   finepose::Lifted r = model.lift(kp, 1000, 1000);
   CHECK(r.poses.shape() == Shape{20, 17, 3});
   CHECK_THROWS_AS(model.lift(std::vector<float>(33), 1000, 1000), Error);
+  // the precision picked at load time reaches the denoiser: bf16 moves the poses a little
+  CHECK(model.precision() == Precision::fp32);
+  finepose::Model bf16 = finepose::load(path, "", Precision::bf16);
+  CHECK(bf16.precision() == Precision::bf16);
+  const finepose::Lifted rb = bf16.lift(kp, 1000, 1000);
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < r.poses.numel(); ++i) {
+    const double d = double(rb.poses.data()[i]) - double(r.poses.data()[i]);
+    num += d * d;
+    den += double(r.poses.data()[i]) * double(r.poses.data()[i]);
+  }
+  CHECK(num > 0);
+  CHECK(std::sqrt(num / den) < 0.05);
   finepose::release(model);
   CHECK(!model.loaded());
   CHECK_THROWS_WITH_AS(model.lift(kp, 1000, 1000), doctest::Contains("no model loaded"), Error);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "finepose/model/model_file.hpp"
+#include "finepose/ops/precision.hpp"
 #include "finepose/version.hpp"
 #include "finepose/wild/keypoint_input.hpp"
 #include "finepose/wild/lifter.hpp"
@@ -96,6 +97,11 @@ class Model {
     return StreamingLifter(get(), width, height, opt);
   }
 
+  // The denoiser's matrix-product precision (ops/precision.hpp): fp32 (the default and
+  // the parity reference), bf16 or int8; weights are repacked at the next call.
+  void set_precision(Precision p) { impl().set_precision(p); }
+  Precision precision() const { return get().precision(); }
+
   void release() { m_.reset(); }
 
  private:
@@ -108,10 +114,14 @@ class Model {
 
 // Loads an official checkpoint (.bin/.pth) or a finepose .safetensors file.
 // config_overrides_json: fields an official checkpoint cannot tell (heads, ...).
-inline Model load(const std::string& path, const std::string& config_overrides_json = "") {
+// precision: of the denoiser's matrix products (fp32 default, bf16, int8).
+inline Model load(const std::string& path, const std::string& config_overrides_json = "",
+                  Precision precision = Precision::fp32) {
   ModelFileOptions mo;
   mo.overrides_json = config_overrides_json;
-  return Model(load_model(path, mo));
+  Model m(load_model(path, mo));
+  m.set_precision(precision);
+  return m;
 }
 
 // Frees the weights now; the model can be loaded again with load().

@@ -192,9 +192,15 @@ class Model:
         """The model's configuration (the keys of the model card / `finepose info`)."""
         return json.loads(self._core.config_json())
 
+    @property
+    def precision(self) -> str:
+        """The denoiser's matrix-product precision: "fp32", "bf16" or "int8" (finepose.load)."""
+        return self._core.precision()
+
     def __repr__(self) -> str:
         c = self.config
-        return f"<finepose.Model {self.path!r} depth={c.get('depth')} dim={c.get('dim')} frames={c.get('frames')}>"
+        return (f"<finepose.Model {self.path!r} depth={c.get('depth')} dim={c.get('dim')} frames={c.get('frames')}"
+                f" precision={self.precision}>")
 
     def lift(self, keypoints: Any = None, width: Optional[int] = None, height: Optional[int] = None, *,
              scores: Any = None, action: Optional[str] = None, hypotheses: int = 1, steps: int = 1,
@@ -269,14 +275,16 @@ class Model:
 
 
 def load(path: Optional[Union[str, os.PathLike]] = None, *, config: Optional[Dict[str, Any]] = None,
-         vocab: Optional[str] = None) -> Model:
+         vocab: Optional[str] = None, precision: str = "fp32") -> Model:
     """Loads a model: an official FinePOSE checkpoint (.bin/.pth, what main.py writes) or a
     finepose .safetensors. Without a path: the default model shipped in the package (or
     $FINEPOSE_MODEL / $FINEPOSE_MODEL_DIR). config: overrides of the model's configuration
     (as `finepose infer --config`); vocab: CLIP's bpe_simple_vocab_16e6.txt.gz for official
-    checkpoints whose vocabulary is not bundled."""
+    checkpoints whose vocabulary is not bundled. precision: of the denoiser's matrix products,
+    "fp32" (the default, the reference), "bf16" or "int8" (`--precision` of the CLI; the accuracy
+    each costs: the README's "Reduced precision")."""
     p = _finepose.default_model_path(_PACKAGE_MODELS) if path is None else os.fspath(path)
-    return Model(_finepose.load_model(p, "" if config is None else json.dumps(config), vocab or ""))
+    return Model(_finepose.load_model(p, "" if config is None else json.dumps(config), vocab or "", str(precision)))
 
 
 def to_h36m17(keypoints: Any, layout: str = "coco17", scores: Any = None) -> np.ndarray:

@@ -28,6 +28,7 @@
 #include "finepose/model/config_json.hpp"
 #include "finepose/model/default_model.hpp"
 #include "finepose/model/model_file.hpp"
+#include "finepose/ops/precision.hpp"
 #include "finepose/pose/bvh.hpp"
 #include "finepose/pose/metrics_report.hpp"
 #include "finepose/version.hpp"
@@ -217,6 +218,7 @@ NB_MODULE(_finepose, m) {
   nb::class_<Model>(m, "Model")
       .def_ro("path", &Model::path)
       .def("config_json", [](const Model& s) { return config_to_json(s.model.config()); })
+      .def("precision", [](const Model& s) { return std::string(precision_name(s.model.precision())); })
       .def(
           "lift",
           [](Model& s, const KeypointsIn& kp, int width, int height, const std::string& action, int64_t hypotheses,
@@ -272,7 +274,8 @@ NB_MODULE(_finepose, m) {
 
   m.def(
       "load_model",
-      [](const std::string& path, const std::string& config_json, const std::string& vocab) {
+      [](const std::string& path, const std::string& config_json, const std::string& vocab, const std::string& precision) {
+        const Precision prec = parse_precision(precision);  // refused before the file is read
         ModelFileOptions mo;
         mo.overrides_json = config_json;
         std::optional<FinePoseModel> fm;
@@ -280,10 +283,11 @@ NB_MODULE(_finepose, m) {
           nb::gil_scoped_release release;
           fm.emplace(load_model(path, mo));
           if (!vocab.empty()) set_tokenizer_from_vocab(*fm, vocab);
+          fm->set_precision(prec);
         }
         return new Model(std::move(*fm), path);
       },
-      "path"_a, "config_json"_a = "", "vocab"_a = "", nb::rv_policy::take_ownership);
+      "path"_a, "config_json"_a = "", "vocab"_a = "", "precision"_a = "fp32", nb::rv_policy::take_ownership);
 
   nb::class_<Stream>(m, "Stream")
       .def(

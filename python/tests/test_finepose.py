@@ -72,6 +72,26 @@ def test_lift_matches_cli_on_the_demo(model, walk, tmp_path):
     assert finepose.metrics(py.poses, t)["mpjpe"] < 150
 
 
+def test_reduced_precision_matches_cli(walk, tmp_path):
+    """finepose.load(precision=...) is `infer --precision`: the same poses; bf16 and int8
+    stay near fp32 (rel L2 well under 0.1), not equal to it."""
+    kp_file = str(walk / "demo_walk_coco.json")
+    kp = finepose.read_keypoints(kp_file)
+    flags = dict(intrinsics=(1145, 1145, 500, 500), action="Walking", hypotheses=2, steps=1)
+    fp32 = finepose.load().lift(kp, 1000, 1000, **flags).poses
+    for p in ("bf16", "int8"):
+        m = finepose.load(precision=p)
+        assert m.precision == p
+        out = tmp_path / f"cli_{p}.npz"
+        subprocess.run([tool("finepose"), "infer", "--keypoints", kp_file, "--width", "1000", "--height", "1000",
+                        "--intrinsics", "1145,1145,500,500", "--action", "Walking", "--hypotheses", "2",
+                        "--steps", "1", "--precision", p, "--quiet", "--out", str(out)], check=True)
+        py = m.lift(kp, 1000, 1000, **flags).poses
+        np.testing.assert_allclose(py, np.load(out)["poses_3d"], rtol=0, atol=1e-5)
+        rel = float(np.linalg.norm(py - fp32) / np.linalg.norm(fp32))
+        assert 0 < rel < 0.1, f"{p}: rel L2 against fp32 {rel}"  # measured up to 3.5e-2 (README)
+
+
 def test_lift_persons_matches_cli(model, tmp_path):
     subprocess.run([tool("make_demo_scene"), str(tmp_path), "60", "2"], check=True, capture_output=True)
     kp_file = str(tmp_path / "demo_scene_coco.json")
@@ -145,6 +165,7 @@ def test_bad_input_raises_with_the_library_message(model, tmp_path):
         (lambda: finepose.read_keypoints(tmp_path / "missing.json"), OSError, "missing.json"),
         (lambda: finepose.metrics(np.zeros((5, 17, 3)), np.zeros((4, 17, 3))), ValueError, "shape"),
         (lambda: finepose.set_num_threads(-3), ValueError, "out of range"),
+        (lambda: finepose.load(precision="fp16"), ValueError, "fp16"),
     ]
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\xff" * 64)

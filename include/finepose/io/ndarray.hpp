@@ -193,7 +193,9 @@ inline T convert(S v, const std::string& what) {
   } else {
     // integer -> integer: exact or refused.
     bool ok;
-    if constexpr (std::is_signed<S>::value == std::is_signed<T>::value) {
+    if constexpr (std::is_signed<S>::value == std::is_signed<T>::value && std::is_unsigned<S>::value) {
+      ok = sizeof(S) <= sizeof(T) || v <= S(std::numeric_limits<T>::max());  // (no lower bound to check: nvcc #186)
+    } else if constexpr (std::is_signed<S>::value == std::is_signed<T>::value) {
       ok = sizeof(S) <= sizeof(T) || (v >= S(std::numeric_limits<T>::min()) && v <= S(std::numeric_limits<T>::max()));
     } else if constexpr (std::is_signed<S>::value) {  // signed -> unsigned
       ok = v >= 0 && std::uint64_t(v) <= std::uint64_t(std::numeric_limits<T>::max());
