@@ -50,8 +50,23 @@ TEST_CASE("finepose bench --json") {
   if (fma > 0) CHECK(v.at("peak_fraction").as_double() == doctest::Approx(v.at("gflops").as_double() / fma).epsilon(1e-2));
   else MESSAGE("this build has no FMA instructions: fma_peak_gflops is 0 (not measured)");
 
+  SUBCASE("--precision: the kernel named, the error against fp32 measured (not 0, not large)") {
+    for (const char* p : {"bf16", "int8"}) {
+      INFO(p);
+      const test::CliRun q = test::run_cli(std::string("bench --depth 1 --frames 9 --dim 64 --heads 4 --hypotheses 2 "
+                                                       "--steps 1 --repeats 1 --gemm 0 --threads 1 --json --precision ") + p);
+      REQUIRE_MESSAGE(q.rc == 0, q.out);
+      const json::Value w = json::parse(q.out);
+      CHECK(w.at("precision").as_string() == p);
+      CHECK(!w.at("kernel").as_string().empty());
+      const double rel = w.at("denoiser_rel_l2_vs_fp32").as_double();
+      CHECK(rel > 0.0);  // the fp32 reference call is a different computation
+      CHECK(rel < 0.1);
+    }
+  }
+
   SUBCASE("bad arguments: clear error, non-zero exit") {
-    for (const char* bad : {"--threads 0", "--steps -1", "--hypotheses 0", "--gemm 99999", "--depth 0"}) {
+    for (const char* bad : {"--threads 0", "--steps -1", "--hypotheses 0", "--gemm 99999", "--depth 0", "--precision fp16"}) {
       INFO(bad);
       const test::CliRun e = test::run_cli(std::string("bench --json ") + bad);
       CHECK(e.rc != 0);

@@ -67,7 +67,7 @@ TEST_CASE("bf16 rounding: nearest even, subnormals to signed zero, NaN and infin
   }
 }
 
-TEST_CASE("int8 row quantization: the SIMD and scalar quantizers agree; NaN and zero rows") {
+TEST_CASE("int8 row quantization: the SIMD and scalar quantizers agree; NaN, zero and tiny rows") {
   for (int64_t n : {1, 15, 16, 17, 300, 1027}) {
     CAPTURE(n);
     const auto x = randv(n, std::uint64_t(n), 3.f);
@@ -93,6 +93,24 @@ TEST_CASE("int8 row quantization: the SIMD and scalar quantizers agree; NaN and 
       CHECK(std::isnan(ops::quantize_row_u8(q.data(), z.data(), 40, 40, simd)));
       for (auto c : q) CHECK(c == 128);
     }
+  }
+  // a row of values so small that 127 / amax overflows: zeros on both paths (no sign flip),
+  // and a weight row of them packs to zeros without undefined NaN -> int conversions
+  for (bool simd : {true, false}) {
+    std::vector<float> tiny(40);
+    for (std::size_t i = 0; i < tiny.size(); ++i) tiny[i] = (i % 2 ? 1.f : -1.f) * 1e-38f * float(i + 1) / 40.f;
+    tiny[3] = 0.f;
+    CHECK(ops::quantize_row_u8(q.data(), tiny.data(), 40, 40, simd) == 0.f);
+    for (auto c : q) CHECK(c == 128);
+  }
+  std::vector<float> W(2 * 40, 1e-38f), x(40, 1.f), b = {0.5f, -0.25f}, y(2);
+  for (int64_t k = 0; k < 40; ++k) W[std::size_t(40 + k)] = 0.01f * float(k);
+  W[5] = 0.f;
+  for (bool portable : {false, true}) {
+    ops::PackedWeight pw(W.data(), 40, 2, Precision::int8, portable);
+    ops::linear_packed(y.data(), 2, x.data(), 40, 1, pw, b.data(), false);
+    CHECK(y[0] == 0.5f);  // the tiny row contributes nothing, and nothing undefined
+    CHECK(y[1] == doctest::Approx(-0.25 + 0.01 * 780).epsilon(1e-2));
   }
 }
 

@@ -4,6 +4,7 @@
 // malformed options are errors that name the option.
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -12,6 +13,7 @@
 
 #include "finepose/core/error.hpp"
 #include "finepose/core/parallel.hpp"
+#include "finepose/ops/packed_linear.hpp"
 #include "finepose/ops/precision.hpp"
 
 namespace finepose::cli {
@@ -173,6 +175,17 @@ inline OptionSpec precision_option() {
   return {"precision", "fp32|bf16|int8", "CPU matrix-product precision (default fp32, the parity reference; bf16/int8: "
                                           "faster, see README \"Reduced precision\" for the measured error)"};
 }
-inline Precision precision_of(const Args& a) { return parse_precision(a.get("precision", "fp32"), "--precision"); }
+// A reduced precision without its SIMD kernel in this build (-march of a CPU without
+// AVX-512 BF16 / VNNI) runs the portable path, slower than fp32: said once, on stderr.
+inline Precision precision_of(const Args& a) {
+  const Precision p = parse_precision(a.get("precision", "fp32"), "--precision");
+  static bool warned = false;
+  if (p != Precision::fp32 && !ops::packed_simd(p) && !warned) {
+    warned = true;
+    std::fprintf(stderr, "finepose: warning: --precision %s runs the %s kernel in this build (no %s); expect it slower than fp32\n",
+                 precision_name(p), ops::packed_kernel_name(p, true), p == Precision::bf16 ? "AVX-512 BF16" : "AVX-512 VNNI");
+  }
+  return p;
+}
 
 }  // namespace finepose::cli

@@ -113,9 +113,16 @@ struct MixSTE2 {
 
   // The precision of the fast forward's matrix products (ops/precision.hpp): fp32 (the
   // default, the parity reference), bf16 or int8. Weights are repacked at the next call.
-  // forward_reference and training always run fp32.
-  void set_precision(Precision p) { precision_ = p; }
-  Precision precision() const { return precision_; }
+  // forward_reference and training always run fp32. Taken under the workspace's lock, so
+  // a change from another thread waits for a running forward.
+  void set_precision(Precision p) {
+    std::lock_guard<std::mutex> lock(fast_.get().mu);
+    precision_ = p;
+  }
+  Precision precision() const {
+    std::lock_guard<std::mutex> lock(fast_.get().mu);
+    return precision_;
+  }
 
   // Allocations made by the inference workspace so far (constant once warmed up).
   std::size_t workspace_allocations() const { return fast_.get().arena.allocations(); }

@@ -65,12 +65,15 @@ struct Int8Scale {
 
 inline Int8Scale int8_scale_from_amax(float amax, bool finite) {
   if (!finite || !(amax <= std::numeric_limits<float>::max())) return {std::numeric_limits<float>::quiet_NaN(), 0.f};
-  if (amax == 0.f) return {0.f, 0.f};
+  // a row of values all below ~3.7e-37: 127 / amax overflows to inf (and 0 * inf is NaN);
+  // quantize it as zeros, an error of at most n * amax * |w| (nothing a float result holds)
+  if (amax == 0.f || !(127.f / amax <= std::numeric_limits<float>::max())) return {0.f, 0.f};
   return {amax / 127.f, 127.f / amax};
 }
 
 inline std::int32_t quantize_int8(float x, float inv) {
   const float r = std::nearbyint(x * inv);  // the current rounding mode: nearest even
+  if (std::isnan(r)) return 0;              // (the SIMD quantizer's rule; a float NaN -> int is undefined)
   return std::int32_t(r > 127.f ? 127.f : r < -127.f ? -127.f : r);
 }
 
@@ -114,6 +117,9 @@ inline float quantize_row_u8(std::uint8_t* q, const float* x, std::int64_t n, st
       __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), inv);
       // NaN * 0 is NaN: its conversion is 0x80000000, clamped to -127; force those lanes to 0
       v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_ps());
+      // clamp before converting: an infinite lane would convert to 0x80000000 (-127 after the
+      // integer clamp) whatever its sign, where the scalar path gives +127
+      v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.f)), _mm512_set1_ps(127.f));
       __m512i r = _mm512_cvtps_epi32(v);
       r = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), off);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtepi32_epi8(r));
