@@ -85,6 +85,15 @@ TEST_CASE("finepose eval") {
     CHECK(std::filesystem::exists(od + "/eval_h36m.csv"));
     CHECK(std::filesystem::exists(od + "/eval_h36m.json"));
     CHECK(json::parse(io::read_text_file(od + "/eval_h36m.json")).at("clips").as_int64() == 12);
+    // a rerun into the same directory keeps the report unless told (--overwrite)
+    io::write_file(od + "/eval_h36m.csv", std::string("keep me"));
+    const std::string again = "--model " + model + " --dataset h36m --keypoints gt --data " + kDir + " --hypotheses 1 --steps 2 --quiet --out-dir " + od;
+    const Run kept = run(again);
+    CHECK(kept.rc == 1);
+    CHECK_MESSAGE(kept.out.find("eval_h36m.csv' exists; give --overwrite") != std::string::npos, kept.out);
+    CHECK(io::read_text_file(od + "/eval_h36m.csv") == "keep me");
+    REQUIRE(run(again + " --overwrite").rc == 0);
+    CHECK(io::read_text_file(od + "/eval_h36m.csv") != "keep me");
     std::filesystem::remove_all(od);
   }
 

@@ -179,6 +179,7 @@ TEST_CASE("robustness, infer: option values that do not fit, and thread counts")
   CHECK_FALSE(fs::exists(out));
   // a sane thread count works
   CHECK(cli(base + " --width 1000 --height 1000 --threads 3").rc == 0);
+  fs::remove(out);
   // npz image_size that does not fit an int
   TensorF kp({12, 17, 2});
   for (int64_t i = 0; i < kp.numel(); ++i) kp.data()[i] = 300.f + float(i % 34) * 10;
@@ -293,7 +294,7 @@ TEST_CASE("robustness, every command: an output that names an input is refused, 
   // convert: OUT == IN, and an existing OUT without --force
   refused(cli("convert " + q(w.model) + " " + q(w.model)), "would destroy the input");
   io::write_file(w.p("precious.safetensors"), std::string("keep me"));
-  refused(cli("convert --quiet " + q(w.model) + " " + q(w.p("precious.safetensors"))), "--force");
+  refused(cli("convert --quiet " + q(w.model) + " " + q(w.p("precious.safetensors"))), "exists; give --overwrite");
   CHECK(slurp(w.p("precious.safetensors")) == "keep me");
   CHECK(cli("convert --quiet --force " + q(w.model) + " " + q(w.p("precious.safetensors"))).rc == 0);
   CHECK(slurp(w.p("precious.safetensors")) == model_bytes);
@@ -304,6 +305,57 @@ TEST_CASE("robustness, every command: an output that names an input is refused, 
   refused(cli("train --data " + q(w.p("nodata")) + " --out " + q(w.p("run")) + " --epochs 0"), "--epochs");
   refused(cli("train --data " + q(w.p("nodata")) + " --out " + q(w.p("run")) + " --epochs 2"), "--resume");
   CHECK(slurp(w.p("run/log.tsv")) == "epoch\tlr\n1\t0.1\n");
+}
+
+TEST_CASE("robustness, every command: an existing output is kept unless --overwrite (or --force)") {
+  if (!have_cli()) return;
+  Ws w;
+  // infer, one person and --persons all; npz and json
+  for (const std::string name : {"o.npz", "o.json"}) {
+    const std::string out = w.write(name, "keep me");
+    for (const std::string extra : {"", "--persons all"}) {
+      CAPTURE(name);
+      CAPTURE(extra);
+      refused(cli(w.infer(w.walk, out, extra)), "infer: '" + out + "' exists; give --overwrite to replace it");
+      CHECK(slurp(out) == "keep me");
+    }
+    REQUIRE(cli(w.infer(w.walk, out, "--overwrite")).rc == 0);
+    CHECK(slurp(out) != "keep me");
+    CHECK(cli(w.infer(w.walk, out, "--force --persons all")).rc == 0);  // convert's and export's name for it
+    refused(cli(w.infer(w.walk, out, "--force --overwrite")), "give one of them", 2);
+  }
+  // render: a GIF, and a PNG sequence of which one frame exists: nothing is drawn, no frame replaced
+  const std::string poses = w.p("o.npz");
+  const std::string gif = w.write("a.gif", "keep me");
+  refused(cli("render --quiet --poses " + q(poses) + " --out " + q(gif)), "exists; give --overwrite");
+  CHECK(slurp(gif) == "keep me");
+  REQUIRE(cli("render --quiet --overwrite --poses " + q(poses) + " --out " + q(gif)).rc == 0);
+  CHECK(slurp(gif).rfind("GIF89a", 0) == 0);
+  const std::string frame3 = w.write("f_00003.png", "keep me");
+  refused(cli("render --quiet --stride 1 --poses " + q(poses) + " --out " + q(w.p("f.png"))), "f_00003.png' exists");
+  CHECK(slurp(frame3) == "keep me");
+  CHECK_FALSE(fs::exists(w.p("f_00000.png")));
+  REQUIRE(cli("render --quiet --stride 1 --overwrite --poses " + q(poses) + " --out " + q(w.p("f.png"))).rc == 0);
+  CHECK(slurp(frame3) != "keep me");
+  CHECK(fs::exists(w.p("f_00000.png")));
+  // sample
+  TensorF x({1, 9, 17, 2});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data()[i] = 0.01f * float(i % 17);
+  io::NpzMap in;
+  in["keypoints_2d"] = io::from_tensor(x);
+  io::save_npz(w.p("clip.npz"), in);
+  const std::string s = w.write("s.npz", "keep me");
+  const std::string sample = "sample --quiet --checkpoint " + q(w.model) + " --action Walking --input " + q(w.p("clip.npz")) + " --out " + q(s);
+  refused(cli(sample), "sample: '" + s + "' exists");
+  CHECK(slurp(s) == "keep me");
+  REQUIRE(cli(sample + " --overwrite").rc == 0);
+  CHECK(npz_of(s).count("poses_3d") == 1);
+  // convert and export keep --force, and take --overwrite too
+  const std::string st = w.write("m.safetensors", "keep me");
+  refused(cli("convert --quiet " + q(w.model) + " " + q(st)), "exists; give --overwrite");
+  CHECK(slurp(st) == "keep me");
+  REQUIRE(cli("convert --quiet --overwrite " + q(w.model) + " " + q(st)).rc == 0);
+  CHECK(slurp(st) == slurp(w.model));
 }
 
 TEST_CASE("robustness, sample: absurd coordinates, NaN noise, an empty batch, option ranges") {

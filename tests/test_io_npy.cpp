@@ -3,7 +3,9 @@
 // hostile inputs, and the real data sets in ../shared/data.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -454,4 +456,46 @@ TEST_CASE("file errors: the operating system's refusals are IoError, content err
   CHECK(error);
   CHECK_FALSE(io_error);
   std::remove(bad.c_str());
+}
+
+TEST_CASE("writes with Existing::refuse never replace a file, even one that appears while they write") {
+  namespace fs = std::filesystem;
+  const fs::path dir = temp_path("existing");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string p = (dir / "a.txt").string();
+  auto read = [](const std::string& f) { return read_text_file(f); };
+  write_file(p, std::string("first"));
+  CHECK(path_taken(p));
+  CHECK_THROWS_WITH_AS(check_not_taken("cmd", p, Existing::refuse, "give --overwrite"), doctest::Contains("exists; give --overwrite"), Error);
+  CHECK_NOTHROW(check_not_taken("cmd", p, Existing::replace, ""));
+  CHECK_THROWS_WITH_AS(write_file(p, std::string("second"), Existing::refuse), doctest::Contains("was not replaced"), Error);
+  CHECK(read(p) == "first");
+  write_file(p, std::string("third"), Existing::replace);
+  CHECK(read(p) == "third");
+  // another writer puts a file in place between our open and our commit: it stays, ours is dropped
+  const std::string q = (dir / "b.npz").string();
+  {
+    AtomicFile f(q, Existing::refuse);
+    f.write(std::string("ours"));
+    write_file(q, std::string("theirs"));
+    CHECK_THROWS_WITH_AS(f.commit(), doctest::Contains("appeared while this ran"), Error);
+  }
+  CHECK(read(q) == "theirs");
+  // a dangling symbolic link is a name in use as well
+  const std::string l = (dir / "link.npz").string();
+  fs::create_symlink(dir / "nowhere", l);
+  CHECK(path_taken(l));
+  NpzMap m;
+  m["x"] = from_vector(std::vector<int64_t>{1, 2});
+  CHECK_THROWS_AS(save_npz(l, m, false, Existing::refuse), Error);
+  CHECK_FALSE(fs::exists(dir / "nowhere"));
+  // a new name is written; no temporary is left behind by any of the above
+  save_npz((dir / "new.npz").string(), m, false, Existing::refuse);
+  CHECK(load_npz((dir / "new.npz").string()).count("x") == 1);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"a.txt", "b.npz", "link.npz", "new.npz"});
+  fs::remove_all(dir);
 }

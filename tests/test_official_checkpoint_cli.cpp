@@ -73,14 +73,14 @@ TEST_CASE("official main.py checkpoints through convert, sample, eval and infer"
     for (const std::string& m : {bin + cfg, st}) {
       const std::string tag = m == st ? "st" : "bin";
       r = test::run_cli("sample --quiet --checkpoint " + m + " --input " + kParity + "tiny_input.npz --action Walking " +
-                        "--hypotheses 2 --steps 2 --seed 3 --out " + d.p(tag + "_sample.npz"));
+                        "--hypotheses 2 --steps 2 --seed 3 --overwrite --out " + d.p(tag + "_sample.npz"));  // the 2nd model's replace the 1st's
       REQUIRE_MESSAGE(r.rc == 0, r.out);
       r = test::run_cli("eval --checkpoint " + m + " --dataset h36m --keypoints gt --data " + kEval +
                         " --hypotheses 1 --steps 2 --json");
       REQUIRE_MESSAGE(r.rc == 0, r.out);
       io::write_file(d.p(tag + "_eval.json"), r.out);
       r = test::run_cli("infer --model " + m + " --keypoints " + d.p("walk.json") +
-                        " --width 1000 --height 1000 --hypotheses 2 --steps 2 --out " + d.p(tag + "_infer.npz"));
+                        " --width 1000 --height 1000 --hypotheses 2 --steps 2 --overwrite --out " + d.p(tag + "_infer.npz"));
       REQUIRE_MESSAGE(r.rc == 0, r.out);
     }
     check_same_npz(d.p("bin_sample.npz"), d.p("st_sample.npz"));

@@ -253,8 +253,9 @@ TEST_CASE("finepose export: an infer npz to BVH; refuses to overwrite, bad flags
   CHECK(io::read_text_file((dir / "t.bvh").string()) == io::read_text_file(out));
   r = test::run_cli("export --poses " + (dir / "p.npz").string() + " --out " + out);
   CHECK(r.rc == 1);
-  CHECK(r.out.find("--force") != std::string::npos);
-  CHECK(test::run_cli("export --poses " + (dir / "p.npz").string() + " --out " + out + " --force --quiet").rc == 0);
+  CHECK(r.out.find("exists; give --overwrite") != std::string::npos);
+  CHECK(test::run_cli("export --poses " + (dir / "p.npz").string() + " --out " + out + " --overwrite --quiet").rc == 0);
+  CHECK(test::run_cli("export --poses " + (dir / "p.npz").string() + " --out " + out + " --force --quiet").rc == 0);  // its old name
   CHECK(test::run_cli("export --poses " + (dir / "p.npz").string() + " --out " + (dir / "x.bvh").string() + " --up w").rc == 2);
   CHECK(test::run_cli("export --poses " + (dir / "p.npz").string() + " --out " + (dir / "x.txt").string()).rc == 2);
   io::NpzMap e;

@@ -13,6 +13,7 @@
 
 #include "finepose/core/error.hpp"
 #include "finepose/core/parallel.hpp"
+#include "finepose/io/file.hpp"
 #include "finepose/ops/packed_linear.hpp"
 #include "finepose/ops/precision.hpp"
 
@@ -38,6 +39,9 @@ class Args {
       : command_(std::move(command)), usage_(std::move(usage)), specs_(std::move(specs)) {
     specs_.push_back({"help", "", "print this help"});
   }
+
+  // Declares one more option (shared ones, e.g. overwrite_options()); --help stays last.
+  void add(OptionSpec s) { specs_.insert(specs_.end() - 1, std::move(s)); }
 
   // Returns false when --help was given (help already printed).
   bool parse(int argc, char** argv) {
@@ -90,7 +94,7 @@ class Args {
     std::printf("usage: finepose %s %s\n\noptions:\n", command_.c_str(), usage_.c_str());
     for (const auto& s : specs_) {
       std::string left = "--" + s.name + (s.meta.empty() ? "" : " " + s.meta);
-      const std::string help = s.alias_of.empty() ? s.help : "the same as --" + s.alias_of + " (its old name)";
+      const std::string help = !s.alias_of.empty() && s.help.empty() ? "the same as --" + s.alias_of + " (its old name)" : s.help;
       std::printf("  %-28s %s\n", left.c_str(), help.c_str());
     }
   }
@@ -186,6 +190,18 @@ inline Precision precision_of(const Args& a) {
                  precision_name(p), ops::packed_kernel_name(p, true), p == Precision::bf16 ? "AVX-512 BF16" : "AVX-512 VNNI");
   }
   return p;
+}
+
+// --overwrite (alias --force): every command that writes a file refuses one that
+// exists unless given it, so a typo or a rerun never destroys a result. The
+// refusal is checked before any work and again, atomically, when the file is
+// put in place (io::Existing::refuse).
+inline std::vector<OptionSpec> overwrite_options(const std::string& what = "the output") {
+  return {{"overwrite", "", "replace " + what + " if it exists (default: refuse)"}, {"force", "", "the same as --overwrite", "overwrite"}};
+}
+inline io::Existing existing_of(const Args& a) { return a.has("overwrite") ? io::Existing::replace : io::Existing::refuse; }
+inline void check_output_free(const Args& a, const std::string& command, const std::string& path) {
+  io::check_not_taken(command, path, existing_of(a), "give --overwrite to replace it");
 }
 
 }  // namespace finepose::cli

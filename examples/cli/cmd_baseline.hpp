@@ -72,11 +72,15 @@ inline int cmd_baseline(int argc, char** argv) {
           {"frames", "L", "evaluation chunk length (default: the small preset's model frames, 27, as its eval)"},
           {"threads", "N", "CPU threads (default: all)"},
           {"quiet", "", "no progress bar"}});
+  for (auto& o : overwrite_options("the files in --out")) a.add(o);
   if (!a.parse(argc, argv)) return 0;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   a.apply_threads();
   const std::string kind = a.require("kind"), data = a.require("data"), out = a.require("out");
   if (kind != "mean" && kind != "mlp") fail("baseline: --kind must be mean or mlp, got '", kind, "'");
+  const std::string weights = out + "/baseline_" + kind + ".safetensors";
+  check_output_free(a, "baseline", weights);
+  for (const std::string& p : eval_report_paths(out, "humaneva")) check_output_free(a, "baseline", p);
   const bool quiet = a.has("quiet");
   const auto t0 = std::chrono::steady_clock::now();
 
@@ -91,13 +95,12 @@ inline int cmd_baseline(int argc, char** argv) {
   const FinePoseConfig small = train::preset("small").model;
   const int64_t L = a.get_int_in("frames", small.frames, 1, 100000);
   std::filesystem::create_directories(out);
-  const std::string weights = out + "/baseline_" + kind + ".safetensors";
 
   baselines::MeanPose mean;
   baselines::MlpLifter mlp;
   if (kind == "mean") {
     mean = baselines::MeanPose::fit(td.train);
-    mean.save(weights);
+    mean.save(weights, existing_of(a));
     std::printf("mean pose of %lld training frames, validate MPJPE %.2f mm\n", (long long)td.train.frames(),
                 mpjpe_mm(td.validate, [&](const TensorF& x) { return mean.predict(x); }));
   } else {
@@ -130,7 +133,7 @@ inline int cmd_baseline(int argc, char** argv) {
       std::printf("epoch %lld  lr %.3g  train loss %.2f mm  val MPJPE %.2f mm  (%.1f s)\n", (long long)e + 1, lr,
                   1000 * loss, mpjpe_mm(td.validate, [&](const TensorF& x) { return mlp.predict(x); }), bar.elapsed());
     }
-    mlp.save(weights);
+    mlp.save(weights, existing_of(a));
   }
   const double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("%s: wrote %s (%.1f s)\n\n", kind.c_str(), weights.c_str(), fit_s);
@@ -146,7 +149,7 @@ inline int cmd_baseline(int argc, char** argv) {
   return run_and_report(clips, [&](const TensorF& xb, const data::EvalClip&) {
     const TensorF p = kind == "mean" ? mean.predict(xb) : mlp.predict(xb);  // [b, L, J, 3]
     return p.reshape({xb.size(0), 1, 1, xb.size(1), xb.size(2), 3});
-  }, run, quiet, false, out);
+  }, run, quiet, false, out, existing_of(a));
 }
 
 }  // namespace finepose::cli

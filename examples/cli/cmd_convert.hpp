@@ -18,9 +18,9 @@ inline int cmd_convert(int argc, char** argv) {
          {{"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads, scale)"},
           {"dtype", "T", "storage type of the written tensors: f32 (default), f16 or bf16"},
           {"quiet", "", "print nothing on success"},
-          {"force", "", "replace OUT if it exists (default: refuse, so that a typo cannot destroy a file)"},
           {"allow-non-finite", "", "convert a model whose parameters hold NaN/Inf (refused by default: it gives NaN poses)"},
           {"info", "", "only describe IN (a torch .bin/.pth checkpoint): entries, numbers, random_state, tensors"}});
+  for (auto& o : overwrite_options("OUT")) a.add(o);
   if (!a.parse(argc, argv)) return 0;
   if (a.has("info")) {
     FINEPOSE_CHECK(a.positional().size() == 1, "convert --info: expected one checkpoint, got ", a.positional().size(), " paths");
@@ -43,8 +43,7 @@ inline int cmd_convert(int argc, char** argv) {
   FINEPOSE_CHECK(a.positional().size() == 2, "convert: expected IN and OUT, got ", a.positional().size(), " paths");
   const std::string in = a.positional()[0], out = a.positional()[1];
   io::check_output_path("convert", out, {in, a.get("config")});
-  if (!a.has("force") && ::access(out.c_str(), F_OK) == 0)
-    fail("convert: '", out, "' exists; give --force to replace it");
+  check_output_free(a, "convert", out);
   const std::string dtype = a.get("dtype", "f32");
   FINEPOSE_CHECK(dtype == "f32" || dtype == "f16" || dtype == "bf16", "convert: --dtype must be f32, f16 or bf16, got '", dtype, "'");
   ModelFileOptions mo;
@@ -52,7 +51,7 @@ inline int cmd_convert(int argc, char** argv) {
   mo.allow_non_finite = a.has("allow-non-finite");
   LoadReport report;
   FinePoseModel model = load_model(in, mo, &report);
-  save_model(out, model, dtype);
+  save_model(out, model, dtype, existing_of(a));
   if (!a.has("quiet")) {
     std::printf("wrote %s: %lld tensors (%zu file entries skipped: optimizer, CLIP visual tower, buffers)\n",
                 a.positional()[1].c_str(), (long long)report.loaded, report.skipped.size());

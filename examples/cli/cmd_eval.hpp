@@ -44,9 +44,12 @@ inline int cmd_eval_on(int argc, char** argv, dist::ProcessGroup* group) {
           precision_option(),
           {"json", "", "print the JSON report instead of tables"},
           {"quiet", "", "no progress bar"}});
+  for (auto& o : overwrite_options("the --out-dir files")) a.add(o);
   if (!a.parse(argc, argv)) return 0;
   a.apply_threads();
   const std::string dataset = a.require("dataset"), dir = a.require("data");
+  if (a.has("out-dir"))
+    for (const std::string& p : eval_report_paths(a.get("out-dir"), dataset)) check_output_free(a, "eval", p);
   const std::string keypoints = a.get("keypoints", "cpn");
   if (keypoints != "cpn" && keypoints != "gt") fail("eval: --keypoints must be cpn or gt, got '", keypoints, "'");
   ModelFileOptions mo;
@@ -92,7 +95,7 @@ inline int cmd_eval_on(int argc, char** argv, dist::ProcessGroup* group) {
   if (dataset == "humaneva")
     run.notes.push_back("HumanEva: model text labels Walking/Jog -> \"Walking\", Box -> \"Directions\" unless --action is given.");
   return run_and_report(clips, eval::model_predictor(model, so), run, a.has("quiet"), a.has("json"),
-                        a.has("out-dir") ? a.get("out-dir") : std::string(), group);
+                        a.has("out-dir") ? a.get("out-dir") : std::string(), existing_of(a), group);
 }
 
 inline int cmd_eval(int argc, char** argv) {

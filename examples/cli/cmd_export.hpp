@@ -21,8 +21,8 @@ inline int cmd_export(int argc, char** argv) {
           {"fps", "N", "frame rate of the video (default 30): the BVH's frame time"},
           {"up", "y|z", "the up axis of the BVH (default y, Blender's BVH import default; z for Z-up tools)"},
           {"person", "I", "with a multi-person npz: which person (index into track_ids, default 0)"},
-          {"force", "", "replace FILE if it exists (default: refuse)"},
           {"quiet", "", "print nothing on success"}});
+  for (auto& o : overwrite_options("FILE")) a.add(o);
   std::string in_path, out_path;
   pose::BvhOptions o;
   int64_t person = 0;
@@ -43,9 +43,7 @@ inline int cmd_export(int argc, char** argv) {
     return 2;
   }
   io::check_output_path("export", out_path, {in_path});
-  struct stat st {};
-  if (!a.has("force") && ::stat(out_path.c_str(), &st) == 0)
-    fail("export: '", out_path, "' exists; give --force to replace it");
+  check_output_free(a, "export", out_path);
   const io::NpzMap z = io::load_npz(in_path);
   auto it = z.find("poses_3d");
   FINEPOSE_CHECK(it != z.end(), "export: '", in_path, "' has no poses_3d (write it with finepose infer --out FILE.npz)");
@@ -65,7 +63,7 @@ inline int cmd_export(int argc, char** argv) {
     FINEPOSE_CHECK(!a.has("person") || person == 0, "export: --person ", person, " but '", in_path, "' holds one person");
   }
   const pose::BvhMotion m = pose::fit_bvh(poses, root, o);
-  io::write_file(out_path, pose::write_bvh(m));
+  io::write_file(out_path, pose::write_bvh(m), existing_of(a));
   if (!a.has("quiet"))
     std::printf("wrote %s: %lld frames at %g fps, 17 joints (%s up), bones at their median lengths; fitted positions within %.2f mm "
                 "of the input on average%s\n",

@@ -91,7 +91,7 @@ inline int infer_all_persons(const Args& a, const std::string& kp_path, wild::In
   int64_t filled = 0;
   for (const auto& l : m.persons) filled += l.gaps.filled;
   if (filled) notes.push_back("filled " + std::to_string(filled) + " low-confidence joint positions by temporal interpolation");
-  wild::save_multi_lifted(out_path, m, width, height, m.persons[0].action, notes);
+  wild::save_multi_lifted(out_path, m, width, height, m.persons[0].action, notes, existing_of(a));
   const int64_t P = int64_t(m.track_ids.size());
   if (a.has("json")) {
     json::Value s = json::Value::object();
@@ -140,6 +140,7 @@ inline int infer_file(const Args& a, const std::string& kp_path, const std::stri
   const bool quiet = quiet_of(a);
   // keypoints first: a bad input file is reported before the model is loaded
   io::check_output_path("infer", out_path, {kp_path, model_path, a.get("vocab"), a.get("config")});
+  check_output_free(a, "infer", out_path);  // before the work; the write refuses again, atomically
   if (all_persons) return infer_all_persons(a, kp_path, format, layout, ro, model_path, model_of, out_path, width, height, opt, quiet_of(a));
   const wild::DetectionSet file_set = wild::read_detections(kp_path, format, layout);
   wild::KeypointInput in = wild::keypoints_of_person(file_set, track, ro);
@@ -176,7 +177,7 @@ inline int infer_file(const Args& a, const std::string& kp_path, const std::stri
       seq.lifted.notes.push_back("the file has several people in a frame (up to " + std::to_string(most) +
                                  " detections) and no track ids; lifted the best one per frame; --persons all tracks and lifts every person");
   }
-  save_lifted(out_path, seq);
+  save_lifted(out_path, seq, existing_of(a));
   const int64_t F = seq.lifted.poses.size(0);
   if (a.has("json")) {
     json::Value s = json::Value::object();
@@ -242,7 +243,6 @@ inline int cmd_infer(int argc, char** argv) {
                              "directory is lifted to DIR/NAME.npz; under mpirun the files are shared out over the ranks"},
           {"out-format", "npz|json|csv", "batch: the outputs' format (default npz)"},
           {"skip-existing", "", "batch: leave inputs whose output exists (a run continued)"},
-          {"overwrite", "", "batch: replace existing outputs (default: refuse to start when one exists)"},
           {"vocab", "FILE", "CLIP bpe_simple_vocab_16e6.txt.gz, for labels other than the 15 Human3.6M actions"},
           {"config", "FILE", "JSON overriding what an official checkpoint cannot tell (heads, clip_heads, encoder_heads)"},
           {"max-gap", "N", "frames without the person that are bridged by interpolation (default 30); a longer gap splits the track and the longest part is lifted"},
@@ -260,6 +260,7 @@ inline int cmd_infer(int argc, char** argv) {
           precision_option(),
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary on stdout"}});
+  for (auto& o : overwrite_options("--out FILE, or in batch existing outputs,")) a.add(o);
   // Usage problems (unknown/missing/malformed options) exit with 2.
   std::string model_path, kp_path, out_path;
   wild::InputFormat format;
@@ -282,8 +283,7 @@ inline int cmd_infer(int argc, char** argv) {
       FINEPOSE_CHECK(!a.has("out"), "infer: give --out FILE (one input) or --out-dir DIR (a directory of inputs), not both");
       batch_output_format(a);
     } else {
-      FINEPOSE_CHECK(!a.has("out-format") && !a.has("skip-existing") && !a.has("overwrite"),
-                     "infer: --out-format, --skip-existing and --overwrite go with --out-dir");
+      FINEPOSE_CHECK(!a.has("out-format") && !a.has("skip-existing"), "infer: --out-format and --skip-existing go with --out-dir");
       out_path = a.require("out");
       wild::output_format_of(out_path);
     }

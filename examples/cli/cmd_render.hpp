@@ -123,6 +123,7 @@ inline int cmd_render(int argc, char** argv) {
           {"no-hypotheses", "", "do not draw the hypotheses"},
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary"}});
+  for (auto& o : overwrite_options("FILE (or any of its PNG frames)")) a.add(o);
   std::string poses_path, out_path, kind;
   render::View view;
   double fps = 25;
@@ -242,20 +243,30 @@ inline int cmd_render(int argc, char** argv) {
     fail("render: --fps ", fps, " with --stride ", stride, " shows a frame for ", 1 / play_fps,
          " s, longer than a GIF can store (655 s); raise --fps or lower --stride");
   const bool quiet = a.has("quiet") || a.has("json");
-  Progress bar("rendering", int64_t(frames.size()), quiet);
-  std::vector<std::string> written;
+  // every file this run writes is checked before the first is drawn: a refusal leaves nothing half done
+  std::vector<std::string> png_paths;
   if (kind == "png") {
     for (size_t i = 0; i < frames.size(); ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "_%05lld.png", (long long)frames[i]);
-      const std::string p = only >= 0 ? out_path : render_detail::stem_of(out_path) + name;
-      if (p != out_path) io::check_output_path("render", p, {poses_path, a.get("keypoints")});
-      render::write_png(p, r.frame(frames[i]));
+      png_paths.push_back(only >= 0 ? out_path : render_detail::stem_of(out_path) + name);
+      if (png_paths.back() != out_path) io::check_output_path("render", png_paths.back(), {poses_path, a.get("keypoints")});
+      check_output_free(a, "render", png_paths.back());
+    }
+  } else {
+    check_output_free(a, "render", out_path);
+  }
+  Progress bar("rendering", int64_t(frames.size()), quiet);
+  std::vector<std::string> written;
+  if (kind == "png") {
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const std::string& p = png_paths[i];
+      render::write_png(p, r.frame(frames[i]), existing_of(a));
       written.push_back(p);
       bar.update(int64_t(i + 1));
     }
   } else if (kind == "gif") {
-    render::GifWriter gif(out_path, r.width(), r.height(), play_fps);  // appears at out_path only when complete
+    render::GifWriter gif(out_path, r.width(), r.height(), play_fps, existing_of(a));  // appears at out_path only when complete
     for (size_t i = 0; i < frames.size(); ++i) {
       gif.add(r.frame(frames[i]));
       bar.update(int64_t(i + 1));
@@ -278,8 +289,7 @@ inline int cmd_render(int argc, char** argv) {
       bar.update(int64_t(i + 1));
     }
     if (!pipe.wait()) fail("render: ffmpeg failed writing '", out_path, "' (see its message above)");
-    if (std::rename(tmp.c_str(), out_path.c_str()) != 0)
-      fail("render: cannot rename '", tmp, "' to '", out_path, "': ", std::strerror(errno));
+    io::rename_into_place(tmp, out_path, existing_of(a));
     written.push_back(out_path);
   }
   bar.finish();

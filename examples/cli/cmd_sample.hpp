@@ -32,6 +32,7 @@ inline int cmd_sample(int argc, char** argv) {
           {"precision", "fp32|bf16|int8", "matrix-product precision (default fp32; --device cuda: fp32|bf16 storage)"},
           {"quiet", "", "no progress output"},
           {"json", "", "print a JSON summary"}});
+  for (auto& o : overwrite_options()) a.add(o);
   if (!a.parse(argc, argv)) return 0;
   const std::string device = a.get("device", "cpu");
   FINEPOSE_CHECK(device == "cpu" || device == "cuda", "sample: --device must be cpu or cuda, got '", device, "'");
@@ -45,6 +46,7 @@ inline int cmd_sample(int argc, char** argv) {
   FINEPOSE_CHECK(out_path.size() > 4 && out_path.compare(out_path.size() - 4, 4, ".npz") == 0, "sample: --out must end in .npz, got '",
                  out_path, "'");
   io::check_output_path("sample", out_path, {a.require("model"), a.require("input"), a.get("noise"), a.get("config"), a.get("vocab")});
+  check_output_free(a, "sample", out_path);
   ModelFileOptions mo;
   if (a.has("config")) mo.overrides_json = io::read_text_file(a.get("config"));
   FinePoseModel model = load_model(a.require("model"), mo);
@@ -96,7 +98,7 @@ inline int cmd_sample(int argc, char** argv) {
   bar.finish();
   io::NpzMap out;
   out["poses_3d"] = io::from_tensor(poses);
-  io::save_npz(out_path, out);
+  io::save_npz(out_path, out, false, existing_of(a));
   if (a.has("json"))
     std::printf("{\"out\": \"%s\", \"shape\": \"%s\", \"seconds\": %.3f}\n", a.get("out").c_str(),
                 shape_str(poses.shape()).c_str(), bar.elapsed());

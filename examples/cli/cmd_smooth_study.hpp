@@ -24,6 +24,7 @@ inline int cmd_smooth_study(int argc, char** argv) {
           {"out", "FILE", "also write the table as JSON"},
           {"threads", "N", "CPU threads, 1..1024 (default: all)"},
           {"quiet", "", "no progress output"}});
+  for (auto& o : overwrite_options()) a.add(o);
   std::string model_path, data, out;
   int64_t max_seqs = -1;
   double fps = 50;
@@ -44,7 +45,7 @@ inline int cmd_smooth_study(int argc, char** argv) {
     std::fprintf(stderr, "finepose smooth-study: usage error: %s\n", e.what());
     return 2;
   }
-  if (!out.empty()) io::check_output_path("smooth-study", out, {model_path});
+  if (!out.empty()) io::check_output_path("smooth-study", out, {model_path}), check_output_free(a, "smooth-study", out);
   const bool quiet = a.has("quiet");
   const FinePoseModel model = load_model(model_path);
   const auto grid = eval::smoothing_grid();
@@ -94,7 +95,7 @@ inline int cmd_smooth_study(int argc, char** argv) {
     doc["heldout_sequences"] = static_cast<unsigned long long>(sets[0].seqs.size());
     doc["humaneva_sequences"] = static_cast<unsigned long long>(sets[1].seqs.size());
     doc["rows"] = std::move(rows);
-    io::write_file(out, json::dump(doc, 2) + "\n");
+    io::write_file(out, json::dump(doc, 2) + "\n", existing_of(a));
   }
   return 0;
 }

@@ -18,9 +18,14 @@ namespace finepose::cli {
 // writes DIR/eval_<dataset>.{csv,json} when out_dir is set.
 // With a process group of several ranks (mpirun), every rank predicts its share of
 // the clips and rank 0 alone shows progress and writes the report.
+// The files --out-dir gets for a dataset: eval_<dataset>.csv and .json.
+inline std::vector<std::string> eval_report_paths(const std::string& out_dir, const std::string& dataset) {
+  return {out_dir + "/eval_" + dataset + ".csv", out_dir + "/eval_" + dataset + ".json"};
+}
+
 inline int run_and_report(const std::vector<data::EvalClip>& clips, const eval::ChunkPredictor& predict,
                           const eval::EvalRun& run, bool quiet, bool print_json, const std::string& out_dir,
-                          dist::ProcessGroup* group = nullptr) {
+                          io::Existing existing, dist::ProcessGroup* group = nullptr) {
   const bool root = !group || group->is_root();
   std::unique_ptr<Progress> bar;  // made at the first report, which knows this rank's share
   const eval::EvalReport rep = eval::run_protocol(clips, predict, run, [&](long long done, long long total) {
@@ -32,8 +37,9 @@ inline int run_and_report(const std::vector<data::EvalClip>& clips, const eval::
   const std::string js = json::dump(eval::report_json(rep), 2) + "\n";
   if (!out_dir.empty()) {
     std::filesystem::create_directories(out_dir);
-    io::write_file(out_dir + "/eval_" + run.dataset + ".csv", eval::report_csv(rep));
-    io::write_file(out_dir + "/eval_" + run.dataset + ".json", js);
+    const auto paths = eval_report_paths(out_dir, run.dataset);
+    io::write_file(paths[0], eval::report_csv(rep), existing);
+    io::write_file(paths[1], js, existing);
   }
   std::fputs(print_json ? js.c_str() : eval::report_text(rep).c_str(), stdout);
   return 0;

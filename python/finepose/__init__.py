@@ -363,4 +363,4 @@ def export_bvh(poses: Any, path: Union[str, os.PathLike], *, root: Any = None, f
     if os.path.exists(p) and not overwrite:
         raise FileExistsError(f"export_bvh: '{p}' exists; give overwrite=True to replace it")
     r = None if root is None else np.ascontiguousarray(root, dtype=np.float32)
-    return _finepose.write_bvh(np.ascontiguousarray(poses, dtype=np.float32), r, p, float(fps), up == "z")
+    return _finepose.write_bvh(np.ascontiguousarray(poses, dtype=np.float32), r, p, float(fps), up == "z", bool(overwrite))

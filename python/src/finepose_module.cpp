@@ -398,7 +398,7 @@ NB_MODULE(_finepose, m) {
 
   m.def(
       "write_bvh",
-      [](const PosesIn& poses, std::optional<PosesIn> root, const std::string& path, double fps, bool z_up) {
+      [](const PosesIn& poses, std::optional<PosesIn> root, const std::string& path, double fps, bool z_up, bool overwrite) {
         FINEPOSE_CHECK(poses.ndim() == 3 && poses.shape(1) == 17 && poses.shape(2) == 3,
                        "export_bvh: poses must be (F, 17, 3) mm, H36M-17 order");
         const TensorF p = to_tensor<float>(poses);
@@ -413,8 +413,8 @@ NB_MODULE(_finepose, m) {
         o.fps = fps, o.z_up = z_up;
         nb::gil_scoped_release release;
         const pose::BvhMotion m = pose::fit_bvh(p, r, o);
-        io::write_file(path, pose::write_bvh(m));
+        io::write_file(path, pose::write_bvh(m), overwrite ? io::Existing::replace : io::Existing::refuse);
         return m.fit_error_mm;
       },
-      "poses"_a, "root"_a.none(), "path"_a, "fps"_a, "z_up"_a);
+      "poses"_a, "root"_a.none(), "path"_a, "fps"_a, "z_up"_a, "overwrite"_a);
 }

@@ -56,9 +56,9 @@ struct MeanPose {
     return out;
   }
 
-  void save(const std::string& path) const {
+  void save(const std::string& path, io::Existing existing = io::Existing::replace) const {
     std::map<std::string, io::NdArray> t{{"mean_pose", io::from_tensor(pose)}};
-    io::save_safetensors(path, t, {{"format", "finepose-baseline"}, {"kind", "mean"}});
+    io::save_safetensors(path, t, {{"format", "finepose-baseline"}, {"kind", "mean"}}, existing);
   }
   static MeanPose load(const std::string& path) {
     const io::SafeTensors st = io::load_safetensors(path);

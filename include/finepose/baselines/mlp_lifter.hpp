@@ -420,7 +420,7 @@ struct MlpLifter {
     return output_layer(h).reshape(os);
   }
 
-  void save(const std::string& path) {
+  void save(const std::string& path, io::Existing existing = io::Existing::replace) {
     std::map<std::string, io::NdArray> t;
     visit([&](const std::string& n, TensorF& x) { t[n] = io::from_tensor(x); });
     io::save_safetensors(path, t,
@@ -430,7 +430,8 @@ struct MlpLifter {
                           {"width", std::to_string(cfg.width)},
                           {"blocks", std::to_string(cfg.blocks)},
                           {"dropout", std::to_string(cfg.dropout)},
-                          {"bn_eps", std::to_string(cfg.bn_eps)}});
+                          {"bn_eps", std::to_string(cfg.bn_eps)}},
+                         existing);
   }
 
   static MlpLifter load(const std::string& path) {

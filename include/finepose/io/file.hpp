@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,12 +57,62 @@ inline std::string temporary_sibling(const std::string& path, const std::string&
   return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++) + suffix;
 }
 
+// What a write does when a file is already at its path: replace it, or refuse
+// and leave it as it is (the command line's default: a typo or a rerun must not
+// destroy a result; --overwrite asks for replace).
+enum class Existing { replace, refuse };
+
+// True when something (a file, a directory, even a dangling link) is at `path`.
+inline bool path_taken(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// Fails when something is at `path` and `existing` is refuse; `hint` says how to
+// replace it (e.g. "give --overwrite to replace it").
+inline void check_not_taken(const std::string& what, const std::string& path, Existing existing, const std::string& hint) {
+  if (existing == Existing::refuse && path_taken(path)) fail(what, ": '", path, "' exists; ", hint);
+}
+
+namespace detail {
+// rename(from, to) that fails with EEXIST instead of replacing `to`, atomically:
+// renameat2(RENAME_NOREPLACE) where the kernel and file system have it, else a
+// hard link (link() never replaces), else (a file system without hard links)
+// a check just before the rename.
+inline int rename_no_replace(const char* from, const char* to) {
+#ifdef RENAME_NOREPLACE
+  if (::renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return -1;
+#endif
+  if (::link(from, to) == 0) return ::unlink(from), 0;
+  if (errno == EEXIST) return -1;
+  struct stat st {};
+  if (::lstat(to, &st) == 0) return errno = EEXIST, -1;
+  return std::rename(from, to);
+}
+}  // namespace detail
+
+// Moves the finished temporary `tmp` to `path`; with Existing::refuse a file that
+// appeared at `path` meanwhile stays and this fails (the temporary is the caller's to remove).
+inline void rename_into_place(const std::string& tmp, const std::string& path, Existing existing) {
+  if (existing == Existing::refuse) {
+    if (detail::rename_no_replace(tmp.c_str(), path.c_str()) == 0) return;
+    if (errno == EEXIST) fail("'", path, "' exists (it appeared while this ran); it was not replaced and nothing was written");
+  } else if (std::rename(tmp.c_str(), path.c_str()) == 0) {
+    return;
+  }
+  fail_io("cannot rename '", tmp, "' to '", path, "': ", std::strerror(errno));
+}
+
 // A file written piece by piece that appears under its name only when
 // commit() succeeds; until then (and if the writer is destroyed without
 // commit, e.g. by an exception) the previous file at `path` is untouched.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string path) : path_(std::move(path)), tmp_(temporary_sibling(path_)) {
+  // Existing::refuse: commit() fails (and removes the temporary) when a file
+  // appeared at `path` meanwhile, never replacing it.
+  explicit AtomicFile(std::string path, Existing existing = Existing::replace)
+      : path_(std::move(path)), tmp_(temporary_sibling(path_)), existing_(existing) {
     f_ = std::fopen(tmp_.c_str(), "wb");
     if (!f_) fail_io("cannot open '", tmp_, "' for writing: ", std::strerror(errno));
   }
@@ -90,30 +141,30 @@ class AtomicFile {
     if (std::fclose(f_) != 0 && ok) ok = false, err = errno;
     f_ = nullptr;
     if (!ok) fail_io("cannot write ", bytes_, " bytes to '", path_, "': ", std::strerror(err));
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
-      fail_io("cannot rename '", tmp_, "' to '", path_, "': ", std::strerror(errno));
+    rename_into_place(tmp_, path_, existing_);
     committed_ = true;
   }
 
  private:
   std::string path_, tmp_;
+  Existing existing_;
   std::FILE* f_ = nullptr;
   std::uint64_t bytes_ = 0;
   bool committed_ = false;
 };
 
-inline void write_file(const std::string& path, const void* data, std::size_t n) {
-  AtomicFile f(path);
+inline void write_file(const std::string& path, const void* data, std::size_t n, Existing existing = Existing::replace) {
+  AtomicFile f(path, existing);
   f.write(data, n);
   f.commit();
 }
 
-inline void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes) {
-  write_file(path, bytes.data(), bytes.size());
+inline void write_file(const std::string& path, const std::vector<std::uint8_t>& bytes, Existing existing = Existing::replace) {
+  write_file(path, bytes.data(), bytes.size(), existing);
 }
 
-inline void write_file(const std::string& path, const std::string& text) {
-  write_file(path, text.data(), text.size());
+inline void write_file(const std::string& path, const std::string& text, Existing existing = Existing::replace) {
+  write_file(path, text.data(), text.size(), existing);
 }
 
 // True when both paths exist and name the same file (hard links and

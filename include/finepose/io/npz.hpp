@@ -98,8 +98,9 @@ inline std::vector<std::uint8_t> serialize_npz(const NpzMap& arrays, bool compre
   return w.finish();
 }
 
-inline void save_npz(const std::string& path, const NpzMap& arrays, bool compress = false) {
-  write_file(path, serialize_npz(arrays, compress));
+inline void save_npz(const std::string& path, const NpzMap& arrays, bool compress = false,
+                     Existing existing = Existing::replace) {
+  write_file(path, serialize_npz(arrays, compress), existing);
 }
 
 }  // namespace io

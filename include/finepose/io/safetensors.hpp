@@ -201,8 +201,9 @@ inline std::vector<std::uint8_t> serialize_safetensors(const std::map<std::strin
 }
 
 inline void save_safetensors(const std::string& path, const std::map<std::string, NdArray>& tensors,
-                             const std::map<std::string, std::string>& metadata = {}) {
-  write_file(path, serialize_safetensors(tensors, metadata));
+                             const std::map<std::string, std::string>& metadata = {},
+                             Existing existing = Existing::replace) {
+  write_file(path, serialize_safetensors(tensors, metadata), existing);
 }
 
 }  // namespace io

@@ -103,7 +103,8 @@ inline FinePoseModel load_model(const std::string& path, const ModelFileOptions&
 }
 
 // dtype: "f32", "f16" or "bf16" storage for the written tensors.
-inline void save_model(const std::string& path, FinePoseModel& model, const std::string& dtype = "f32") {
+inline void save_model(const std::string& path, FinePoseModel& model, const std::string& dtype = "f32",
+                       io::Existing existing = io::Existing::replace) {
   std::map<std::string, io::NdArray> tensors;
   model.visit([&](const std::string& name, TensorF& t) {
     if (dtype == "f32") tensors[name] = io::from_tensor(t);
@@ -114,7 +115,7 @@ inline void save_model(const std::string& path, FinePoseModel& model, const std:
   std::map<std::string, std::string> meta = {{"format", "finepose"},
                                              {"finepose.config", config_to_json(model.config())},
                                              {"finepose.config_version", std::to_string(FinePoseConfig::kVersion)}};
-  io::save_safetensors(path, tensors, meta);
+  io::save_safetensors(path, tensors, meta, existing);
 }
 
 // Use CLIP's tokenizer (vocabulary file given by the user) for arbitrary labels.

@@ -122,11 +122,12 @@ class LzwEncoder {
 class GifWriter {
  public:
   // fps: frames per second (GIF stores delays in 1/100 s).
-  GifWriter(const std::string& path, int width, int height, double fps) : path_(path), w_(width), h_(height) {
+  GifWriter(const std::string& path, int width, int height, double fps, io::Existing existing = io::Existing::replace)
+      : path_(path), w_(width), h_(height) {
     FINEPOSE_CHECK(width > 0 && height > 0 && width < 65536 && height < 65536, "gif: image size ", width, "x", height, " out of range");
     FINEPOSE_CHECK(fps >= kMinFps && fps <= 100, "gif: fps ", fps, " out of range [", kMinFps, ", 100] (GIF stores a frame's delay as 1/100 s in 16 bits)");
     delay_ = std::max(2, int(std::lround(100.0 / fps)));  // browsers treat < 2 as slow
-    f_ = std::make_unique<io::AtomicFile>(path);
+    f_ = std::make_unique<io::AtomicFile>(path, existing);
     std::vector<std::uint8_t> h = {'G', 'I', 'F', '8', '9', 'a'};
     le16(h, w_), le16(h, h_);
     h.insert(h.end(), {0xF7, 0, 0});  // global colour table of 256 entries

@@ -49,6 +49,8 @@ inline std::vector<std::uint8_t> encode_png(const Image& im) {
   return out;
 }
 
-inline void write_png(const std::string& path, const Image& im) { io::write_file(path, encode_png(im)); }
+inline void write_png(const std::string& path, const Image& im, io::Existing existing = io::Existing::replace) {
+  io::write_file(path, encode_png(im), existing);
+}
 
 }  // namespace finepose::render

@@ -33,7 +33,7 @@ inline std::string output_format_of(const std::string& path) {
   fail("output '", path, "': unknown extension (use .npz, .json or .csv)");
 }
 
-inline void save_lifted(const std::string& path, const LiftedSequence& s) {
+inline void save_lifted(const std::string& path, const LiftedSequence& s, io::Existing existing = io::Existing::replace) {
   const std::string fmt = output_format_of(path);
   const Lifted& r = s.lifted;
   const int64_t F = r.poses.size(0);
@@ -66,12 +66,12 @@ inline void save_lifted(const std::string& path, const LiftedSequence& s) {
     for (int64_t f = 0; f < F; ++f) idx[size_t(f)] = s.first_frame + f;
     m["frame_index"] = io::from_vector(idx);
     m["image_size"] = io::from_vector(std::vector<int64_t>{s.width, s.height});
-    io::save_npz(path, m);
+    io::save_npz(path, m, false, existing);
     return;
   }
   // JSON and CSV are written frame by frame into a temporary file (renamed into
   // place at the end): memory stays bounded by a chunk, whatever the length.
-  io::AtomicFile file(path);
+  io::AtomicFile file(path, existing);
   std::string out;
   char buf[48];
   auto number = [&](double v) {  // 2 decimals, as the poses are given (mm)
@@ -154,7 +154,7 @@ inline void save_lifted(const std::string& path, const LiftedSequence& s) {
 // absent frames hold zeros. JSON and CSV: one row per person and frame where
 // the person is present, ordered by frame, then person, with its track id.
 inline void save_multi_lifted(const std::string& path, const MultiLifted& m, int width, int height, const std::string& action,
-                              const std::vector<std::string>& notes) {
+                              const std::vector<std::string>& notes, io::Existing existing = io::Existing::replace) {
   const std::string fmt = output_format_of(path);
   const int64_t P = int64_t(m.track_ids.size()), F = m.frames;
   const auto& names = pose::h36m17().joint_names;
@@ -183,10 +183,10 @@ inline void save_multi_lifted(const std::string& path, const MultiLifted& m, int
     z["keypoints_2d"] = io::from_tensor(kp);
     z["scores"] = io::from_tensor(sc);
     z["image_size"] = io::from_vector(std::vector<int64_t>{width, height});
-    io::save_npz(path, z);
+    io::save_npz(path, z, false, existing);
     return;
   }
-  io::AtomicFile file(path);
+  io::AtomicFile file(path, existing);
   std::string out;
   char buf[48];
   auto number = [&](double v) {
