@@ -163,4 +163,33 @@ TEST_CASE("the wide pipeline on the shared data: held-out split, fixed prompt li
   for (const auto& s : e0.seqs) generic += s.label == gi;
   CHECK(generic > int64_t(e0.seqs.size()) / 10);  // label dropout 0.2
   CHECK(generic < int64_t(e0.seqs.size()) * 3 / 10);
+  // --humaneva-repeat 3: HumanEva-I Train three times, copy 0 exactly as with 1 (a run resumes
+  // unchanged), copies 1 and 2 starting later in long sequences; the mocap part as before
+  TrainingData rep = td;
+  size_t first_train = 0;  // the pool up to its first training clip: one filmed sequence, as in e0
+  while (rep.pool.clips[first_train].heldout) ++first_train;
+  rep.pool.clips.resize(first_train + 1);
+  rep.epoch_options.humaneva_repeat = 3;
+  const Dataset r0 = rep.epoch_set(0);
+  const size_t H = td.humaneva_train.seqs.size();
+  REQUIRE(r0.seqs.size() == 3 * H + 1);
+  int64_t shifted = 0;
+  for (size_t i = 0; i < H; ++i) {
+    CHECK(r0.seqs[i].x2d.to_vector() == e0.seqs[i].x2d.to_vector());
+    CHECK(r0.seqs[i].label == e0.seqs[i].label);
+    for (size_t r = 1; r < 3; ++r) {
+      const Sequence& c = r0.seqs[r * H + i];
+      const int64_t N = e0.seqs[i].x2d.size(0), n = c.x2d.size(0);
+      CHECK(n <= N);
+      CHECK(n == c.x3d.size(0));
+      if (n < N) {  // the copy is the tail of the original
+        ++shifted;
+        CHECK(c.x3d.slice(0, 0, 1).to_vector() == e0.seqs[i].x3d.slice(0, N - n, N - n + 1).contiguous().to_vector());
+      }
+    }
+  }
+  CHECK(shifted > int64_t(H));
+  CHECK(r0.seqs[3 * H].x2d.to_vector() == e0.seqs[H].x2d.to_vector());  // the first filmed clip
+  rep.epoch_options.humaneva_repeat = 0;
+  CHECK_THROWS_AS(rep.epoch_set(0), Error);
 }

@@ -90,6 +90,7 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
           {"mocap-frames", "N", "frames taken from each mocap file (default 20000; 0 = all, -1 = none)"},
           {"noise-px", "P", "std of 2D noise added to the virtual-camera projections (pixels, default 1)"},
           {"upstream", "", "reproduce upstream's training exactly: ctx vectors frozen, gradients scaled by the loss"},
+          {"humaneva-repeat", "N", "wide pipeline: HumanEva-I Train (real cameras) N times in every epoch (default 1: its share by frames, 2.7%)"},
           {"heldout-frames", "N", "wide pipeline: frames of the held-out set validated each epoch (default 20000; 0 = all)"},
           {"validate-frames", "N", "frames of HumanEva-I Validate scored each epoch, evenly spaced sequences (default 0 = all)"},
           {"checkpoint-minutes", "M", "also save the checkpoint within an epoch every M minutes (default 10; 0 = only at epoch ends)"},
@@ -127,6 +128,10 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
   dopt.seed = tc.seed;
   dopt.mocap_frames = mocap;
   dopt.noise_px = noise_px;
+  if (a.has("humaneva-repeat")) {
+    FINEPOSE_CHECK(dopt.pipeline == "wide", "train: --humaneva-repeat is for the wide pipeline (--preset base)");
+    dopt.epoch.humaneva_repeat = a.get_int_in("humaneva-repeat", 1, 1, 255);
+  }
   const int64_t heldout_frames = a.get_int_in("heldout-frames", 20000, 0, int64_t(1) << 40);
   const int64_t validate_frames = a.get_int_in("validate-frames", 0, 0, int64_t(1) << 40);
   train::TrainingData td = train::load_training_data(data, dopt);
@@ -162,10 +167,12 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
   }
   if (!root) {
   } else if (td.wide()) {
-    std::printf("train (wide pipeline): %zu mocap clips (%lld frames) + HumanEva-I Train, filmed anew each epoch (epoch 1: "
+    std::printf("train (wide pipeline): %zu mocap clips (%lld frames) + HumanEva-I Train%s, filmed anew each epoch (epoch 1: "
                 "%zu sequences, %lld frames); held out: %zu sequences (%lld frames); HumanEva-I Validate (reported only): "
                 "%zu sequences (%lld frames); labels:",
-                td.pool.clips.size(), (long long)td.pool.frames(false), first.seqs.size(), (long long)first.frames(),
+                td.pool.clips.size(), (long long)td.pool.frames(false),
+                td.epoch_options.humaneva_repeat > 1 ? (" x " + std::to_string(td.epoch_options.humaneva_repeat)).c_str() : "",
+                first.seqs.size(), (long long)first.frames(),
                 td.heldout.seqs.size(), (long long)td.heldout.frames(), valset.seqs.size(), (long long)valset.frames());
   } else {
     std::printf("train: %zu sequences (%lld frames), validate: %zu sequences (%lld frames), labels:", trainset.seqs.size(),

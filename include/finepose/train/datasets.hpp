@@ -212,18 +212,31 @@ struct TrainingData {
   bool wide() const { return !pool.clips.empty(); }
 
   // The training set of `epoch` (0-based): "fixed": `train`; "wide": HumanEva-I
-  // Train plus every training clip filmed for this epoch, labels dropped to the
-  // generic prompt with probability label_dropout. Labels index train.labels.
+  // Train (humaneva_repeat times) plus every training clip filmed for this epoch,
+  // labels dropped to the generic prompt with probability label_dropout. Labels
+  // index train.labels.
   Dataset epoch_set(int64_t epoch) const {
     if (!wide()) return train;
+    FINEPOSE_CHECK(epoch_options.humaneva_repeat >= 1 && epoch_options.humaneva_repeat <= 255,
+                   "train: humaneva_repeat must be in 1..255, got ", epoch_options.humaneva_repeat);
     Dataset d;
     d.labels = train.labels;
-    for (size_t i = 0; i < humaneva_train.seqs.size(); ++i) {
-      Sequence q = humaneva_train.seqs[i];
-      if (random_uniform(seed, (uint64_t(24) << 56) | (uint64_t(epoch) << 32) | i, 0) < epoch_options.label_dropout)
-        q.label = d.label_index(kGenericLabel);
-      d.seqs.push_back(std::move(q));
-    }
+    for (int64_t r = 0; r < epoch_options.humaneva_repeat; ++r)
+      for (size_t i = 0; i < humaneva_train.seqs.size(); ++i) {
+        Sequence q = humaneva_train.seqs[i];
+        // copy r > 0 starts r * 20 frames later (modulo half the sequence), so that its chunks,
+        // laid out from a sequence's first frame, cut it elsewhere than the other copies'
+        const int64_t N = q.x2d.size(0), shift = N >= 40 ? (r * 20) % (N / 2) : 0;
+        if (shift > 0) {
+          q.x2d = q.x2d.slice(0, shift, N).contiguous();
+          q.x3d = q.x3d.slice(0, shift, N).contiguous();
+          q.name += " copy " + std::to_string(r);
+        }
+        // copy 0 draws its label dropout as before this option existed (runs resume unchanged)
+        const uint64_t key = (uint64_t(24) << 56) | (uint64_t(epoch) << 32) | (uint64_t(r) << 24) | i;
+        if (random_uniform(seed, key, 0) < epoch_options.label_dropout) q.label = d.label_index(kGenericLabel);
+        d.seqs.push_back(std::move(q));
+      }
     film_epoch(pool, epoch_options, false, seed, epoch, d);
     FINEPOSE_CHECK(d.labels == train.labels, "train: epoch ", epoch, " produced a label outside the prompt list");
     return d;

@@ -152,6 +152,10 @@ struct EpochOptions {
   double size_spread = 0.1, limb_spread = 0.08;
   DetectorNoise noise;
   double label_dropout = 0.2;
+  // HumanEva-I Train (the only real-camera 2D) goes into each epoch this many times:
+  // 1 gives it its share by frames (2.7% of an epoch); more weighs real cameras and
+  // real people's motion up against the virtual ones (train --humaneva-repeat).
+  int64_t humaneva_repeat = 1;
 };
 
 // The cameras of the held-out set: shapes training never draws.

@@ -105,6 +105,7 @@ inline void apply_config_file(TrainConfig& tc, const std::string& path, Training
     else if (k == "pipeline" && data) data->pipeline = v.as_string();
     else if (k == "label_dropout" && data) data->epoch.label_dropout = num();
     else if (k == "noise_scale" && data) data->epoch.noise.scale = num();
+    else if (k == "humaneva_repeat" && data) data->epoch.humaneva_repeat = integer();
     else fail(path, ": unknown key '", k, "'");
   }
   tc.model.validate();
