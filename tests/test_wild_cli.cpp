@@ -152,12 +152,9 @@ TEST_CASE("plausible output from the shipped model (bone lengths, left/right, er
   // The checks themselves are validated on the procedural ground truth in
   // test_wild_formats (rigid bones, handedness 1, mirror 0). The walk is our own
   // procedural motion, unlike anything in the training data (HumanEva-I, CMU, Bandai).
-  std::string model;
-  const fs::path models = fs::path(FINEPOSE_SOURCE_DIR) / "models";
-  if (fs::exists(models))
-    for (const auto& e : fs::directory_iterator(models))
-      if (e.path().extension() == ".safetensors" && e.path().string().find("h36m") != std::string::npos) model = e.path().string();
-  if (model.empty()) {
+  // the default model: what users get without --model
+  const std::string model = (fs::path(FINEPOSE_SOURCE_DIR) / "models" / kDefaultModelFile).string();
+  if (!fs::exists(model)) {
     MESSAGE("skipped: no trained Human3.6M-layout model under models/ (output plausibility needs one; random weights say nothing)");
     return;
   }

@@ -225,7 +225,7 @@ class Model:
         aggregation: "j-agg" (per joint, by reprojection) or "p-agg" (the mean pose).
         intrinsics:  (fx, fy, cx, cy) pixels or a 3x3 matrix: J-Agg uses the real camera and
                      the camera-space trajectory is returned.
-        smooth:      "savgol" (default, window 31, order 3), "one-euro" (min_cutoff, beta, fps)
+        smooth:      "savgol" (default, window 21, order 3), "one-euro" (min_cutoff, beta, fps)
                      or "none".
         """
         if persons is not None:

@@ -19,7 +19,9 @@
 
 namespace finepose {
 
-inline constexpr const char* kDefaultModelFile = "finepose_small_h36m17.safetensors";
+// FinePOSE base (depth 4, width 128, 81 frames) trained on all the shared mocap through
+// virtual cameras (models/README.md); finepose_small_h36m17 stays beside it for tests.
+inline constexpr const char* kDefaultModelFile = "finepose_base_h36m17.safetensors";
 
 namespace default_model_detail {
 inline bool is_file(const std::string& p) {

@@ -40,14 +40,15 @@ struct SmoothOptions {
 };
 
 // What `finepose infer` smooths with when --smooth is not given: the setting
-// `finepose smooth-study` found best on the held-out split (README "Smoothing").
-// Measured 2026-12-03 for the shipped small model (README "Smoothing"):
-// savgol 31/3 had the lowest held-out MPJPE of the grid (127.62 mm against
-// 130.22 unsmoothed) and a 20x lower acceleration error.
+// `finepose smooth-study` found best on the held-out split for the default model
+// (README "Smoothing"). Measured 2026-12-07 for the shipped base model: savgol
+// 21/3 had the lowest held-out MPJPE of the grid (54.54 mm against 55.47
+// unsmoothed) and an 11x lower acceleration error. (For the small model the same
+// rule chose 31/3.)
 inline SmoothOptions default_smooth_options() {
   SmoothOptions o;
   o.kind = Smoother::savgol;
-  o.window = 31;
+  o.window = 21;
   o.order = 3;
   return o;
 }
