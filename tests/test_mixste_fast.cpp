@@ -135,7 +135,7 @@ TEST_CASE("bf16 and int8 fast forwards stay within their bound of fp32; fp32 com
     const double e = rel_l2(net.forward(x2d, x3d, {400}, {&t0}), f32);
     MESSAGE(std::string(precision_name(p)), " vs fp32 rel L2 = ", e);
     CHECK(e > 0);  // the precision took effect
-    CHECK(e < (p == Precision::bf16 ? 1e-2 : 6e-2));  // random weights: wide per-row ranges, the worst case for int8
+    CHECK(e < (p == Precision::bf16 ? 1e-2 : 4e-2));  // measured 7.5e-3 / 3.2e-2: random weights, wide per-row ranges, the worst case for int8
   }
   net.set_precision(Precision::fp32);
   const TensorF back = net.forward(x2d, x3d, {400}, {&t0});
