@@ -226,8 +226,8 @@ inline int cmd_infer(int argc, char** argv) {
           {"retrack", "", "with --persons all: track people even when the file has ids (ids that switch between people)"},
           {"width", "W", "image width in pixels (needed to normalise the keypoints as the model was trained)"},
           {"height", "H", "image height in pixels"},
-          {"action", "NAME|auto", "Human3.6M action label for the text prompt (Walking, Sitting, ...); auto/none: \"Waiting\". "
-                                  "The model was trained with the 15 Human3.6M labels; a wrong or default label lowers accuracy (text is conditioning), it does not fail"},
+          {"action", "NAME|auto", "Human3.6M action label for the text prompt (Walking, Sitting, ...); auto/none (default): the model's generic prompt (\"A person\" for the default model, trained with label dropout), \"Waiting\" for a model without one (official checkpoints, the small model). "
+                                  "Official models were trained with the 15 Human3.6M labels, the shipped ones with a few (models/README.md); a wrong label can lower accuracy (text is conditioning), it does not fail"},
           {"hypotheses", "H", "number of hypotheses (default 1)"},
           {"steps", "K", "DDIM steps (default 1)"},
           {"flip", "", "flip test-time augmentation"},
