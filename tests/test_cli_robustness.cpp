@@ -304,6 +304,8 @@ TEST_CASE("robustness, every command: an output that names an input is refused, 
   io::write_file(w.p("run/log.tsv"), std::string("epoch\tlr\n1\t0.1\n"));
   refused(cli("train --data " + q(w.p("nodata")) + " --out " + q(w.p("run")) + " --epochs 0"), "--epochs");
   refused(cli("train --data " + q(w.p("nodata")) + " --out " + q(w.p("run")) + " --epochs 2"), "--resume");
+  refused(cli("train --data " + q(w.p("nodata")) + " --out " + q(w.p("run_ema")) + " --ema 1"), "--ema must be below 1");
+  refused(cli("train --data " + q(w.p("nodata")) + " --out " + q(w.p("run_ema")) + " --ema -0.5"), "--ema");
   CHECK(slurp(w.p("run/log.tsv")) == "epoch\tlr\n1\t0.1\n");
 }
 

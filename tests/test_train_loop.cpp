@@ -138,6 +138,53 @@ TEST_CASE("training a tiny model lowers the loss and is deterministic") {
   CHECK(weights(a) == weights(b));
 }
 
+TEST_CASE("the moving average of the weights (--ema): validated and exported, resumed exactly, off by default") {
+  const Dataset d = synthetic(3, 25, 4);
+  TrainConfig tc = train_config();
+  tc.ema = 0.9;
+  Trainer full(tc, random_net(tc.model, 12), prompts());
+  for (int e = 0; e < 3; ++e) full.train_epoch(d);
+  const std::vector<float> raw = weights(full);
+  // validate() scores the average, validate_current() the weights; both leave the weights as they were
+  const double v_avg = full.validate(d), v_raw = full.validate_current(d);
+  CHECK(std::isfinite(v_avg));
+  CHECK(v_avg != v_raw);
+  CHECK(weights(full) == raw);
+  // the exported model is the average: between the weights' start and end, not the end
+  const std::string dir = FINEPOSE_GENERATED_FIXTURES;
+  REQUIRE(std::system(("mkdir -p '" + dir + "'").c_str()) == 0);
+  const std::string m_avg = dir + "/train_ema_avg.safetensors", m_raw = dir + "/train_ema_raw.safetensors";
+  full.export_model(m_avg);
+  CHECK(weights(full) == raw);
+  TrainConfig off = tc;
+  off.ema = 0;
+  Trainer plain(off, random_net(off.model, 12), prompts());
+  for (int e = 0; e < 3; ++e) plain.train_epoch(d);
+  CHECK(weights(plain) == raw);  // the average never feeds back into training
+  plain.export_model(m_raw);
+  CHECK(plain.validate(d) == v_raw);  // off: validate() is the weights'
+  FinePoseModel avg = load_model(m_avg), cur = load_model(m_raw);
+  std::vector<float> wa, wc;
+  avg.visit([&](const std::string&, TensorF& p) { wa.insert(wa.end(), p.data(), p.data() + p.numel()); });
+  cur.visit([&](const std::string&, TensorF& p) { wc.insert(wc.end(), p.data(), p.data() + p.numel()); });
+  REQUIRE(wa.size() == wc.size());
+  CHECK(wa != wc);
+  // killed after 2 epochs and resumed: the same weights, the same average
+  const std::string ck = dir + "/train_ema_resume.safetensors";
+  {
+    Trainer part(tc, random_net(tc.model, 12), prompts());
+    part.train_epoch(d);
+    part.train_epoch(d);
+    part.save_checkpoint(ck);
+  }
+  Trainer resumed(tc, random_net(tc.model, 99), prompts());
+  resumed.load_checkpoint(ck);
+  resumed.train_epoch(d);
+  CHECK(weights(resumed) == raw);
+  CHECK(resumed.validate(d) == v_avg);
+  for (const std::string& f : {m_avg, m_raw, ck}) std::remove(f.c_str());
+}
+
 TEST_CASE("resuming from a checkpoint gives the same final weights") {
   const Dataset d = synthetic(3, 25, 4);
   for (bool ctx_grad : {true, false}) {

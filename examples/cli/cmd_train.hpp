@@ -68,7 +68,7 @@ inline std::string train_fingerprint(const train::TrainConfig& tc, const std::ve
          " lr " + num(tc.lr) + " wd " + num(tc.weight_decay) + " decay " + num(tc.lr_decay) + " drop_path " +
          num(tc.drop_path) + " flip " + std::to_string(tc.flip) + " ctx_grad " + std::to_string(tc.ctx_grad) +
          " loss_scaled " + std::to_string(tc.loss_scaled_backward) + " seed " + std::to_string(tc.seed) +
-         " max_batches " + std::to_string(tc.max_batches) + " val " + std::to_string(tc.val_hypotheses) + "x" +
+         " max_batches " + std::to_string(tc.max_batches) + " ema " + num(tc.ema) + " val " + std::to_string(tc.val_hypotheses) + "x" +
          std::to_string(tc.val_steps) + " flags " + flags + " data" + counts + " " + hex;
 }
 }  // namespace detail
@@ -80,7 +80,7 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
   Args a("train", "--preset small|base|paper [--config FILE] --data DIR --out DIR [--epochs N] [--seed S] [--resume]",
          {{"preset", "NAME", "small (CPU, minutes), base (depth 4, 81 frames, width 128; all mocap through new cameras every epoch) or paper (depth 8, 243 frames, width 512)"},
           {"config", "FILE", "JSON overrides: model (config fields), batch_size, epochs, lr, weight_decay, lr_decay, "
-                             "drop_path, flip, ctx_grad, loss_scaled_backward, seed, max_batches, val_hypotheses, val_steps"},
+                             "drop_path, flip, ctx_grad, loss_scaled_backward, seed, max_batches, val_hypotheses, val_steps, ema"},
           {"data", "DIR", "directory with humaneva_i_h36m17.npz (and cmu_mocap_h36m17.npz, bandai_namco_h36m17.npz)"},
           {"out", "DIR", "output directory (checkpoint.safetensors, model.safetensors, log.tsv)"},
           {"epochs", "N", "number of epochs (overrides the preset)"},
@@ -90,6 +90,7 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
           {"mocap-frames", "N", "frames taken from each mocap file (default 20000; 0 = all, -1 = none)"},
           {"noise-px", "P", "std of 2D noise added to the virtual-camera projections (pixels, default 1)"},
           {"upstream", "", "reproduce upstream's training exactly: ctx vectors frozen, gradients scaled by the loss"},
+          {"ema", "DECAY", "validate and export an exponential moving average of the weights, decay per step in [0, 1) (default 0: off; e.g. 0.999)"},
           {"humaneva-repeat", "N", "wide pipeline: HumanEva-I Train (real cameras) N times in every epoch (default 1: its share by frames, 2.7%)"},
           {"heldout-frames", "N", "wide pipeline: frames of the held-out set validated each epoch (default 20000; 0 = all)"},
           {"validate-frames", "N", "frames of HumanEva-I Validate scored each epoch, evenly spaced sequences (default 0 = all)"},
@@ -111,6 +112,10 @@ inline int cmd_train_on(int argc, char** argv, dist::ProcessGroup* group) {
   FINEPOSE_CHECK(tc.epochs >= 1, "train: epochs must be >= 1, the configuration gives ", tc.epochs);
   FINEPOSE_CHECK(!(a.has("resume") && a.has("force")), "train: give --resume or --force, not both");
   if (a.has("upstream")) tc.ctx_grad = false, tc.loss_scaled_backward = true;
+  if (a.has("ema")) {
+    tc.ema = a.get_double_in("ema", 0, 0, 1);
+    FINEPOSE_CHECK(tc.ema < 1, "train: --ema must be below 1 (1 would never move), got ", tc.ema);
+  }
   const std::string data = a.require("data"), out = a.require("out");
   const int64_t mocap = a.get_int_in("mocap-frames", train::TrainingDataOptions{}.mocap_frames, -1, int64_t(1) << 40);
   const double noise_px = a.get_double_in("noise-px", train::TrainingDataOptions{}.noise_px, 0, 1000);

@@ -102,12 +102,14 @@ inline void apply_config_file(TrainConfig& tc, const std::string& path, Training
     else if (k == "max_batches") tc.max_batches = integer();
     else if (k == "val_hypotheses") tc.val_hypotheses = integer();
     else if (k == "val_steps") tc.val_steps = integer();
+    else if (k == "ema") tc.ema = num();
     else if (k == "pipeline" && data) data->pipeline = v.as_string();
     else if (k == "label_dropout" && data) data->epoch.label_dropout = num();
     else if (k == "noise_scale" && data) data->epoch.noise.scale = num();
     else if (k == "humaneva_repeat" && data) data->epoch.humaneva_repeat = integer();
     else fail(path, ": unknown key '", k, "'");
   }
+  FINEPOSE_CHECK(tc.ema >= 0 && tc.ema < 1, path, ": 'ema' must be in [0, 1), got ", tc.ema);
   tc.model.validate();
 }
 

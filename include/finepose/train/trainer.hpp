@@ -44,6 +44,11 @@ struct TrainConfig {
   uint64_t seed = 1;
   int64_t max_batches = 0;  // per epoch, 0: all
   int64_t val_hypotheses = 1, val_steps = 1;
+  // > 0: an exponential moving average of the trained parameters, decay per step
+  // (warmed up as min(ema, (1 + n) / (10 + n)) after n updates). validate() and
+  // export_model() then use the average: with small batches the raw weights of two
+  // neighbouring epochs differ by several mm, the average far less.
+  double ema = 0;
 };
 
 // Purposes of random streams (top byte of the stream id).
@@ -182,7 +187,13 @@ class Trainer {
 
   // MPJPE (mm) of DDIM samples (mean of the hypotheses at the last step) over every
   // real frame of the validation chunks.
-  double validate(const Dataset& d, int64_t batch = 16) const {
+  double validate(const Dataset& d, int64_t batch = 16) {
+    EmaSwap use_average(*this);
+    return validate_current(d, batch);
+  }
+
+  // The same with the weights as they are (the moving average not swapped in).
+  double validate_current(const Dataset& d, int64_t batch = 16) const {
     const FinePoseConfig& mc = cfg_.model;
     const int64_t F = mc.frames, J = mc.joints, C2 = mc.in_chans;
     const auto chunks = make_chunks(d, F, false);
@@ -254,6 +265,8 @@ class Trainer {
       t["adam_m." + std::get<0>(params[i])] = io::from_tensor(opt_.m[i]);
       t["adam_v." + std::get<0>(params[i])] = io::from_tensor(opt_.v[i]);
     }
+    for (std::size_t i = 0; i < ema_.size() && i < params.size(); ++i)
+      t["ema." + std::get<0>(params[i])] = io::from_tensor(ema_[i]);
     auto num = [](double v) {
       char b[64];
       std::snprintf(b, sizeof b, "%.17g", v);
@@ -269,6 +282,7 @@ class Trainer {
                                                {"train.adam_step", std::to_string(opt_.step)},
                                                {"train.lr", lr},
                                                {"train.seed", std::to_string(cfg_.seed)}};
+    if (!ema_.empty()) meta["train.ema_updates"] = std::to_string(ema_updates_);
     io::save_safetensors(path, t, meta);
   }
 
@@ -301,6 +315,15 @@ class Trainer {
         opt_.v.push_back(io::to_tensor<float>(st.at("adam_v." + n), "adam_v." + n).reshape(p->shape()));
       }
     }
+    // the moving average: restored when the checkpoint has one; else (a run that starts
+    // averaging at this resume, or none) it starts from the weights at the next step
+    ema_.clear();
+    ema_updates_ = 0;
+    if (cfg_.ema > 0 && st.metadata.count("train.ema_updates")) {
+      for (auto& [n, p, g] : model_.parameters())
+        ema_.push_back(io::to_tensor<float>(st.at("ema." + n), "ema." + n).reshape(p->shape()));
+      ema_updates_ = std::stoll(st.metadata.at("train.ema_updates"));
+    }
     epoch_ = std::stoll(meta("train.epoch"));
     lr_ = std::stod(meta("train.lr"));
     // mid-epoch position; checkpoints from before mid-epoch saving have none (end of an epoch)
@@ -317,6 +340,7 @@ class Trainer {
 
   // The weights as a model file (model/model_file.hpp format) for inference.
   void export_model(const std::string& path, const std::string& dtype = "f32") {
+    EmaSwap use_average(*this);
     FinePoseModel m(cfg_.model);
     std::map<std::string, TensorF*> src;
     model_.net.visit("", [&](const std::string& n, TensorF& p) { src["pose_estimator." + n] = &p; });
@@ -389,7 +413,47 @@ class Trainer {
     ac.weight_decay = cfg_.weight_decay;
     adamw_step(ps, gs, opt_, ac);
     model_.net.weights_changed();
+    update_ema(ps);
   }
+
+  // ema_ <- d ema_ + (1 - d) p for every trained parameter; the first update copies them.
+  void update_ema(const std::vector<TensorF*>& ps) {
+    if (cfg_.ema <= 0) return;
+    if (ema_.empty()) {
+      for (const TensorF* p : ps) ema_.push_back(p->clone());
+      ema_updates_ = 0;
+    }
+    FINEPOSE_CHECK(ema_.size() == ps.size(), "train: the moving average holds ", ema_.size(), " tensors, the model ", ps.size());
+    const double d = std::min(cfg_.ema, double(1 + ema_updates_) / double(10 + ema_updates_));
+    const float a = float(d), b = float(1 - d);
+    for (size_t i = 0; i < ps.size(); ++i) {
+      float* e = ema_[i].data();
+      const float* x = ps[i]->data();
+      for (int64_t k = 0; k < ema_[i].numel(); ++k) e[k] = a * e[k] + b * x[k];
+    }
+    ++ema_updates_;
+  }
+
+  // While alive, the model holds the moving average instead of the trained weights
+  // (validate, export); nothing when there is none.
+  struct EmaSwap {
+    Trainer& t;
+    bool on;
+    explicit EmaSwap(Trainer& tr) : t(tr), on(tr.cfg_.ema > 0 && !tr.ema_.empty()) { swap(); }
+    ~EmaSwap() { swap(); }
+    void swap() {
+      if (!on) return;
+      auto params = t.model_.parameters();
+      for (size_t i = 0; i < params.size(); ++i) {
+        TensorF* p = std::get<1>(params[i]);
+        float* x = p->data();
+        float* e = t.ema_[i].data();
+        for (int64_t k = 0; k < p->numel(); ++k) std::swap(x[k], e[k]);
+      }
+      t.model_.invalidate_text_cache();
+      t.model_.net.weights_changed();
+    }
+  };
 
   TrainConfig cfg_;
   TrainableMixSTE model_;
@@ -404,6 +468,8 @@ class Trainer {
   dist::ProcessGroup* group_ = nullptr;
   std::vector<float> flat_;  // the gradients' buffer for the allreduce
   Stats stats_;
+  std::vector<TensorF> ema_;  // the moving average of model_.parameters(), in their order (cfg_.ema > 0)
+  int64_t ema_updates_ = 0;
 };
 
 }  // namespace finepose::train
